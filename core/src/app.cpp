@@ -1,0 +1,787 @@
+#include "wiremeter/core/app.hpp"
+
+#include <pcap/pcap.h>
+#include <unistd.h>
+
+#include <rte_version.h>
+
+#include <civetweb.h>
+
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <wiremeter/json.hpp>
+
+#include "wiremeter/core/log.hpp"
+#include "wiremeter/core/version.hpp"
+
+namespace wiremeter::core {
+
+namespace {
+
+std::atomic<bool> g_shutdown{false};
+
+uint64_t now_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + ts.tv_nsec;
+}
+
+std::string read_first_line(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+// Stable across restarts and reinstalls of the software: derived from the machine id.
+std::string make_system_id() {
+  std::string id = read_first_line("/etc/machine-id");
+  if (id.empty()) id = read_first_line("/var/lib/dbus/machine-id");
+  if (id.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof host - 1);
+    id = host;
+  }
+  return sha256_hex("wiremeter-system-id:" + id).substr(0, 12);
+}
+
+// Offline analysis reads the capture with net_pcap; the link type comes from libpcap.
+Result<LinkType> capture_link_type(const std::string& file) {
+  char err[PCAP_ERRBUF_SIZE] = {};
+  pcap_t* p = pcap_open_offline(file.c_str(), err);
+  if (!p) return make_error("cannot read capture " + file + ": " + err);
+  int dlt = pcap_datalink(p);
+  pcap_close(p);
+  LinkType lt;
+  if (!link_type_from_dlt(dlt, lt)) {
+    return make_error("capture " + file + ": unsupported link type " + std::to_string(dlt) + " (" +
+                      (pcap_datalink_val_to_name(dlt) ? pcap_datalink_val_to_name(dlt) : "?") +
+                      ")");
+  }
+  return lt;
+}
+
+void send_response(mg_connection* conn, int status, const std::string& body,
+                   const std::string& content_type = "application/json",
+                   const std::string& extra_headers = "") {
+  mg_printf(conn,
+            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+            "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
+            status, mg_get_response_code_text(conn, status), content_type.c_str(), body.size(),
+            extra_headers.c_str());
+  mg_write(conn, body.data(), body.size());
+}
+
+void send_error(mg_connection* conn, int status, const std::string& message,
+                const std::string& extra_headers = "") {
+  JsonWriter w;
+  w.begin_object().field("error", message).end_object();
+  send_response(conn, status, w.str(), "application/json", extra_headers);
+  // Status is returned to CivetWeb by the caller.
+}
+
+std::string cookie_value(mg_connection* conn, const char* name) {
+  const char* header = mg_get_header(conn, "Cookie");
+  if (!header) return {};
+  char buf[256];
+  int n = mg_get_cookie(header, name, buf, sizeof buf);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+constexpr size_t kMaxBody = 64 * 1024;
+
+// Reads a JSON request body. Returns false (after answering) when it is missing or invalid.
+bool read_json_body(mg_connection* conn, rapidjson::Document& doc) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  if (ri->content_length > static_cast<long long>(kMaxBody)) {
+    send_error(conn, 413, "request body larger than 64 KiB");
+    return false;
+  }
+  std::string body;
+  char buf[4096];
+  int n;
+  while ((n = mg_read(conn, buf, sizeof buf)) > 0) {
+    body.append(buf, static_cast<size_t>(n));
+    if (body.size() > kMaxBody) {
+      send_error(conn, 413, "request body larger than 64 KiB");
+      return false;
+    }
+  }
+  doc.Parse(body.c_str(), body.size());
+  if (doc.HasParseError() || !doc.IsObject()) {
+    send_error(conn, 400, "request body must be a JSON object");
+    return false;
+  }
+  return true;
+}
+
+std::string string_field(const rapidjson::Document& d, const char* key) {
+  auto it = d.FindMember(key);
+  return it != d.MemberEnd() && it->value.IsString() ? it->value.GetString() : "";
+}
+
+// Plugins hand us JSON text; a buggy plugin must not break the API's JSON.
+std::string checked_plugin_json(const std::string& name, const std::string& json) {
+  rapidjson::Document d;
+  d.Parse(json.c_str(), json.size());
+  if (d.HasParseError()) {
+    JsonWriter w;
+    w.begin_object().field("error", "plugin " + name + " returned invalid JSON").end_object();
+    return w.str();
+  }
+  return json;
+}
+
+}  // namespace
+
+void App::request_shutdown() { g_shutdown.store(true); }
+
+App::App(AppOptions options) : options_(std::move(options)) {}
+
+App::~App() {
+  if (web_) mg_stop(web_);
+  if (dataplane_ && plugins_) dataplane_->stop(*plugins_);
+  // Plugins go before the data path: their code may still be referenced by nothing now.
+  plugins_.reset();
+  dataplane_.reset();
+}
+
+int App::run() {
+  started_ = std::chrono::steady_clock::now();
+  system_id_ = make_system_id();
+  bool offline = !options_.pcap.empty();
+
+  // Configuration. Offline runs take the analysis settings from the config (if given) but use
+  // the capture as their only port.
+  auto cfg = Config::load(offline && options_.config_path.empty() ? "" : options_.config_path,
+                          options_.data_dir);
+  if (!cfg) {
+    log_error(cfg.error());
+    return 1;
+  }
+  config_.emplace(std::move(cfg.value()));
+  Settings settings = config_->settings();
+  if (options_.workers) settings.workers = *options_.workers;
+  if (options_.log_level) settings.log_level = *options_.log_level;
+  LogLevel level;
+  if (parse_log_level(settings.log_level, level)) set_log_level(level);
+  if (offline) {
+    auto lt = capture_link_type(options_.pcap);
+    if (!lt) {
+      log_error(lt.error());
+      return 1;
+    }
+    PortConfig port;
+    port.name = "pcap0";
+    port.devargs = "net_pcap_offline0,rx_pcap=" + options_.pcap;
+    port.capture_timestamps = true;
+    port.link = lt.value();
+    settings.ports = {port};
+    settings.pairs.clear();
+    settings.link_mode = "sink";
+    settings.workers = 1;  // a file is one queue
+  }
+
+  // Plugins.
+  plugins_ = std::make_unique<PluginHost>(
+      [this](const std::string& name) {
+        std::lock_guard lock(config_mutex_);
+        return config_->plugin_section(name);
+      },
+      [](int plugin_level, const std::string& line) {
+        log_line(static_cast<LogLevel>(std::clamp(plugin_level, 0, 3)), line);
+      });
+  std::string plugin_dir = !options_.plugin_dir.empty() ? options_.plugin_dir
+                           : !settings.plugin_dir.empty() ? settings.plugin_dir
+                                                          : "";
+  if (!plugin_dir.empty()) plugins_->load_directory(plugin_dir);
+
+  // Data path.
+  EalOptions eal;
+  eal.extra_args = options_.eal_args;
+  eal.offline = offline;
+  auto dp = Dataplane::create(settings, eal);
+  if (!dp) {
+    log_error(dp.error());
+    return 1;
+  }
+  dataplane_ = std::move(dp.value());
+  plugins_->set_port_services([this] { return dataplane_->port_count(); },
+                              [this](uint16_t p, wm_port_info& out) {
+                                return dataplane_->port_info(p, out);
+                              });
+  auth_ = std::make_unique<Auth>(*config_, config_mutex_);
+
+  std::string listen = options_.listen ? *options_.listen : settings.http_listen;
+  if (!offline || options_.listen) {
+    if (auto r = start_web(listen); !r) {
+      log_error(r.error());
+      return 1;
+    }
+  }
+  if (auto r = dataplane_->start(*plugins_); !r) {
+    log_error(r.error());
+    return 1;
+  }
+  log_info(offline ? "analyzing " + options_.pcap
+                   : "running: " + std::to_string(dataplane_->port_count()) + " port(s), " +
+                         std::to_string(dataplane_->worker_count()) + " worker(s)");
+
+  auto deadline = started_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                 std::chrono::duration<double>(options_.run_seconds));
+  auto next_tick = std::chrono::steady_clock::now();
+  while (!g_shutdown.load()) {
+    if (dataplane_->finished()) break;
+    if (options_.run_seconds > 0 && std::chrono::steady_clock::now() >= deadline) break;
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_tick) {
+      tick();
+      next_tick = now + std::chrono::seconds(1);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (web_ && offline && options_.listen) {
+    // Offline with a server: keep serving the finished analysis until interrupted.
+    while (!g_shutdown.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  tick();
+  std::string report;
+  if (offline || options_.run_seconds > 0) {
+    // Flows end (and plugins see on_flow_end) before the report, so it is complete.
+    dataplane_->stop(*plugins_);
+    report = options_.report == "json" ? report_json() : report_text();
+  }
+  if (web_) {
+    mg_stop(web_);
+    web_ = nullptr;
+  }
+  dataplane_->stop(*plugins_);
+  if (!report.empty()) {
+    if (options_.report_file.empty()) {
+      std::fwrite(report.data(), 1, report.size(), stdout);
+      std::fflush(stdout);
+    } else if (auto r = write_file_atomic(options_.report_file, report); !r) {
+      log_error(r.error());
+      return 1;
+    }
+  }
+  log_info("stopped");
+  return 0;
+}
+
+void App::tick() {
+  uint64_t now = now_ns();
+  if (plugins_) plugins_->tick(now);
+  if (!dataplane_) return;
+  DataplaneTotals t = dataplane_->totals();
+  std::lock_guard lock(rates_mutex_);
+  if (last_tick_ns_ != 0 && now > last_tick_ns_) {
+    double dt = static_cast<double>(now - last_tick_ns_) / 1e9;
+    pps_ = static_cast<double>(t.packets - last_packets_) / dt;
+    bps_ = static_cast<double>(t.bytes - last_bytes_) * 8.0 / dt;
+  }
+  last_tick_ns_ = now;
+  last_packets_ = t.packets;
+  last_bytes_ = t.bytes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Web server
+
+namespace {
+
+int api_handler(mg_connection* conn, void* app) { return static_cast<App*>(app)->handle_api(conn); }
+int metrics_handler(mg_connection* conn, void* app) {
+  return static_cast<App*>(app)->handle_metrics(conn);
+}
+int civetweb_log(const mg_connection*, const char* message) {
+  log_debug(std::string("http: ") + message);
+  return 1;
+}
+
+}  // namespace
+
+Result<void> App::start_web(const std::string& listen) {
+  std::string root = options_.webui_dir;
+  std::vector<const char*> opts = {
+      "listening_ports", listen.c_str(),
+      "num_threads", "8",
+      "enable_directory_listing", "no",
+      "request_timeout_ms", "30000",
+      "additional_header",
+      "X-Frame-Options: DENY\r\nContent-Security-Policy: default-src 'self'\r\n"
+      "X-Content-Type-Options: nosniff",
+  };
+  if (!root.empty()) {
+    opts.push_back("document_root");
+    opts.push_back(root.c_str());
+  }
+  opts.push_back(nullptr);
+  mg_callbacks callbacks{};
+  callbacks.log_message = &civetweb_log;
+  mg_init_data init{&callbacks, this, opts.data()};
+  char err_text[256] = {};
+  unsigned err_code = 0;
+  mg_error_data err{&err_code, err_text, sizeof err_text};
+  mg_init_library(0);
+  web_ = mg_start2(&init, &err);
+  if (!web_) {
+    std::string why = err_text;
+    if (why.find("ailed to setup server ports") != std::string::npos ||
+        why.find("bind") != std::string::npos) {
+      why = "address already in use or not available";
+    }
+    return make_error("http: cannot listen on " + listen + ": " + why);
+  }
+  mg_set_request_handler(web_, "/api/", api_handler, this);
+  mg_set_request_handler(web_, "/metrics$", metrics_handler, this);
+  log_info("web interface on http://" + (listen.find(':') == std::string::npos
+                                             ? "0.0.0.0:" + listen
+                                             : listen) +
+           "/");
+  return {};
+}
+
+int App::handle_metrics(mg_connection* conn) {
+  if (config_->settings().metrics_require_auth) {
+    const char* authz = mg_get_header(conn, "Authorization");
+    std::string token = authz && std::strncmp(authz, "Bearer ", 7) == 0 ? authz + 7 : "";
+    if (token.empty() || !auth_->from_token(token)) {
+      send_error(conn, 401, "a valid API token is required (Authorization: Bearer <token>)");
+      return 401;
+    }
+  }
+  std::string body = metrics_text();
+  send_response(conn, 200, body, "text/plain; version=0.0.4; charset=utf-8");
+  return 200;
+}
+
+int App::handle_api(mg_connection* conn) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  std::string method = ri->request_method;
+  std::string uri = ri->local_uri ? ri->local_uri : "";
+  const std::string client = ri->remote_addr;
+  if (uri.rfind("/api/v1/", 0) != 0) {
+    send_error(conn, 404, "unknown API version; use /api/v1/");
+    return 404;
+  }
+  std::string path = uri.substr(8);
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  bool mutating = method == "POST" || method == "PUT" || method == "DELETE";
+
+  // Login needs no session.
+  if (path == "auth/login") {
+    if (method != "POST") return send_error(conn, 405, "use POST"), 405;
+    rapidjson::Document body;
+    if (!read_json_body(conn, body)) return 400;
+    std::string user = string_field(body, "username");
+    std::string password = string_field(body, "password");
+    auto r = auth_->login(client, user, password);
+    if (r.outcome == Auth::LoginOutcome::kRateLimited) {
+      send_error(conn, 429,
+                 "too many failed logins; try again in " + std::to_string(r.retry_after_s) + " s",
+                 "Retry-After: " + std::to_string(r.retry_after_s) + "\r\n");
+      return 429;
+    }
+    if (r.outcome != Auth::LoginOutcome::kOk) {
+      send_error(conn, 401, "invalid username or password");
+      return 401;
+    }
+    JsonWriter w;
+    w.begin_object()
+        .field("username", r.principal.user)
+        .field("must_change_password", r.principal.must_change_password)
+        .end_object();
+    send_response(conn, 200, w.str(), "application/json",
+                  "Set-Cookie: wm_session=" + r.session + "; Path=/; HttpOnly; SameSite=Strict\r\n");
+    return 200;
+  }
+
+  // Everything else needs a session cookie or an API token.
+  std::optional<Principal> who;
+  std::string session = cookie_value(conn, "wm_session");
+  if (const char* authz = mg_get_header(conn, "Authorization");
+      authz && std::strncmp(authz, "Bearer ", 7) == 0) {
+    who = auth_->from_token(authz + 7);
+  } else if (!session.empty()) {
+    who = auth_->from_session(session);
+  }
+  if (!who) {
+    send_error(conn, 401, "authentication required: log in or send Authorization: Bearer <token>");
+    return 401;
+  }
+  if (mutating && !who->via_token) {
+    // Cross-site forms cannot send JSON; insisting on it closes the CSRF door for cookies.
+    const char* ct = mg_get_header(conn, "Content-Type");
+    if (!ct || std::strncmp(ct, "application/json", 16) != 0) {
+      send_error(conn, 415, "send the request body as application/json");
+      return 415;
+    }
+  }
+
+  if (path == "auth/logout") {
+    if (method != "POST") return send_error(conn, 405, "use POST"), 405;
+    auth_->logout(session);
+    send_response(conn, 204, "", "application/json",
+                  "Set-Cookie: wm_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0\r\n");
+    return 204;
+  }
+  if (path == "auth/session") {
+    JsonWriter w;
+    w.begin_object()
+        .field("username", who->user)
+        .field("must_change_password", who->must_change_password)
+        .end_object();
+    send_response(conn, 200, w.str());
+    return 200;
+  }
+  if (path == "auth/password") {
+    if (method != "POST") return send_error(conn, 405, "use POST"), 405;
+    if (who->via_token) return send_error(conn, 403, "API tokens cannot change passwords"), 403;
+    rapidjson::Document body;
+    if (!read_json_body(conn, body)) return 400;
+    auto r = auth_->change_password(who->user, string_field(body, "old_password"),
+                                    string_field(body, "new_password"));
+    if (!r) return send_error(conn, 400, r.error()), 400;
+    send_response(conn, 200, R"({"ok":true})");
+    return 200;
+  }
+  if (who->must_change_password) {
+    send_error(conn, 403, "password change required");
+    return 403;
+  }
+  if (path == "auth/tokens") {
+    if (method == "GET") {
+      JsonWriter w;
+      w.begin_object().key("tokens").begin_array();
+      for (auto& n : auth_->token_names()) w.begin_object().field("name", n).end_object();
+      w.end_array().end_object();
+      send_response(conn, 200, w.str());
+      return 200;
+    }
+    if (method != "POST") return send_error(conn, 405, "use GET or POST"), 405;
+    rapidjson::Document body;
+    if (!read_json_body(conn, body)) return 400;
+    auto r = auth_->create_token(string_field(body, "name"));
+    if (!r) return send_error(conn, 400, r.error()), 400;
+    JsonWriter w;
+    w.begin_object().field("name", string_field(body, "name")).field("token", r.value()).end_object();
+    send_response(conn, 201, w.str());
+    return 201;
+  }
+  if (path == "system" && method == "GET") return send_response(conn, 200, system_json()), 200;
+  if (path == "ports" && method == "GET") return send_response(conn, 200, ports_json()), 200;
+  if (path == "plugins" && method == "GET") return send_response(conn, 200, plugins_json()), 200;
+  if (path == "stats" && method == "GET") return send_response(conn, 200, stats_json()), 200;
+  if (path.rfind("stats/", 0) == 0 && method == "GET") {
+    std::string name = path.substr(6);
+    if (!plugins_->find(name)) return send_error(conn, 404, "no plugin named " + name), 404;
+    send_response(conn, 200, checked_plugin_json(name, plugins_->plugin_json(name)));
+    return 200;
+  }
+  if (path == "link-modes") {
+    if (method == "GET") return send_response(conn, 200, link_modes_json()), 200;
+    if (method != "PUT") return send_error(conn, 405, "use GET or PUT"), 405;
+    rapidjson::Document body;
+    if (!read_json_body(conn, body)) return 400;
+    Result<void> r;
+    {
+      std::lock_guard lock(config_mutex_);
+      r = config_->update([&](rapidjson::Document& d) {
+        auto& a = d.GetAllocator();
+        if (!d.HasMember("link")) d.AddMember("link", rapidjson::Value(rapidjson::kObjectType), a);
+        rapidjson::Value& link = d["link"];
+        if (body.HasMember("mode")) {
+          if (link.HasMember("mode")) link.RemoveMember("mode");
+          link.AddMember("mode", rapidjson::Value(body["mode"], a), a);
+        }
+        if (body.HasMember("pairs") && body["pairs"].IsObject() && link.HasMember("pairs") &&
+            link["pairs"].IsArray()) {
+          for (auto& p : link["pairs"].GetArray()) {
+            if (!p.IsObject() || !p.HasMember("name") || !p["name"].IsString()) continue;
+            auto m = body["pairs"].FindMember(p["name"].GetString());
+            if (m == body["pairs"].MemberEnd()) continue;
+            if (p.HasMember("mode")) p.RemoveMember("mode");
+            p.AddMember("mode", rapidjson::Value(m->value, a), a);
+          }
+        }
+      });
+      if (r) dataplane_->apply_link_modes(config_->settings());
+    }
+    if (!r) return send_error(conn, 400, r.error()), 400;
+    if (body.HasMember("pairs") && body["pairs"].IsObject()) {
+      // Names that matched no pair are a client error worth reporting.
+      std::lock_guard lock(config_mutex_);
+      for (auto& m : body["pairs"].GetObject()) {
+        bool known = false;
+        for (auto& p : config_->settings().pairs) known |= p.name == m.name.GetString();
+        if (!known) {
+          return send_error(conn, 400, std::string("pairs.") + m.name.GetString() + ": no such pair"),
+                 400;
+        }
+      }
+    }
+    log_info("link mode changed by " + who->user);
+    send_response(conn, 200, link_modes_json());
+    return 200;
+  }
+  if (path == "config" && method == "GET") {
+    std::lock_guard lock(config_mutex_);
+    rapidjson::Document d;
+    d.Parse(config_->to_json(false).c_str());
+    // Secrets stay on the box, even hashed.
+    if (d.HasMember("auth")) d.RemoveMember("auth");
+    rapidjson::StringBuffer buf;
+    rapidjson::Writer<rapidjson::StringBuffer> w(buf);
+    d.Accept(w);
+    send_response(conn, 200, buf.GetString());
+    return 200;
+  }
+  send_error(conn, 404, "no route " + method + " /api/v1/" + path);
+  return 404;
+}
+
+// ---------------------------------------------------------------------------------------------
+// JSON views
+
+std::string App::system_json() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  JsonWriter w;
+  w.begin_object()
+      .field("product", "wiremeter")
+      .field("version", kVersion)
+      .field("system_id", system_id_)
+      .field("hostname", host)
+      .field("uptime_s", uptime)
+      .field("dpdk_version", rte_version())
+      .field("workers", dataplane_ ? dataplane_->worker_count() : 0u)
+      .field("mode", options_.pcap.empty() ? "live" : "offline")
+      .end_object();
+  return w.str();
+}
+
+std::string App::ports_json() {
+  // Rates and size histograms come from the port plugin when it is loaded.
+  rapidjson::Document plugin;
+  if (plugins_->find("port")) plugin.Parse(plugins_->plugin_json("port").c_str());
+  JsonWriter w;
+  w.begin_object().key("ports").begin_array();
+  for (uint16_t i = 0; i < dataplane_->port_count(); ++i) {
+    PortStatus s = dataplane_->port_status(i, true);
+    w.begin_object()
+        .field("id", static_cast<uint32_t>(i))
+        .field("name", s.name)
+        .field("devargs", s.devargs)
+        .field("driver", s.driver)
+        .field("mac", s.mac)
+        .field("queues", static_cast<uint32_t>(s.queues));
+    w.key("link").begin_object().field("up", s.link_up).field("speed_mbps", s.speed_mbps).end_object();
+    w.key("pair");
+    if (s.pair.empty()) w.null(); else w.value(s.pair);
+    w.key("stats").begin_object()
+        .field("rx_packets", s.rx_packets)
+        .field("rx_bytes", s.rx_bytes)
+        .field("tx_packets", s.tx_packets)
+        .field("tx_bytes", s.tx_bytes)
+        .field("tx_dropped", s.tx_dropped)
+        .field("rx_missed", s.rx_missed)
+        .field("rx_errors", s.rx_errors)
+        .field("tx_errors", s.tx_errors)
+        .field("rx_nombuf", s.rx_nombuf)
+        .field("hw_rx_packets", s.hw_rx_packets)
+        .field("hw_rx_bytes", s.hw_rx_bytes)
+        .field("hw_tx_packets", s.hw_tx_packets)
+        .field("hw_tx_bytes", s.hw_tx_bytes);
+    const rapidjson::Value* pp = nullptr;
+    if (plugin.IsObject() && plugin.HasMember("ports") && plugin["ports"].IsArray()) {
+      for (auto& p : plugin["ports"].GetArray()) {
+        if (p.IsObject() && p.HasMember("name") && p["name"].IsString() &&
+            s.name == p["name"].GetString()) {
+          pp = &p;
+        }
+      }
+    }
+    for (const char* k : {"rx_pps", "rx_bps", "tx_pps", "tx_bps"}) {
+      double v = pp && pp->HasMember(k) && (*pp)[k].IsNumber() ? (*pp)[k].GetDouble() : 0.0;
+      w.field(k, v);
+    }
+    w.end_object();
+    w.key("size_histogram");
+    if (pp && pp->HasMember("size_histogram")) {
+      rapidjson::StringBuffer buf;
+      rapidjson::Writer<rapidjson::StringBuffer> jw(buf);
+      (*pp)["size_histogram"].Accept(jw);
+      w.raw(buf.GetString());
+    } else {
+      w.begin_array().end_array();
+    }
+    w.key("xstats").begin_object();
+    for (auto& [k, v] : s.xstats) w.field(k, v);
+    w.end_object();
+    w.end_object();
+  }
+  w.end_array().end_object();
+  return w.str();
+}
+
+std::string App::link_modes_json() {
+  std::lock_guard lock(config_mutex_);
+  const Settings& s = config_->settings();
+  JsonWriter w;
+  w.begin_object().field("mode", s.link_mode).key("pairs").begin_array();
+  for (auto& p : s.pairs) {
+    w.begin_object().field("name", p.name);
+    w.key("ports").begin_array().value(p.ports[0]).value(p.ports[1]).end_array();
+    w.field("mode", link_mode_name(p.mode))
+        .field("effective_mode", link_mode_name(s.effective_mode(p)))
+        .end_object();
+  }
+  w.end_array();
+  w.key("unpaired_ports").begin_array();
+  for (auto& port : s.ports) {
+    bool paired = false;
+    for (auto& p : s.pairs) paired |= p.ports[0] == port.name || p.ports[1] == port.name;
+    if (!paired) w.value(port.name);
+  }
+  w.end_array().end_object();
+  return w.str();
+}
+
+std::string App::plugins_json() {
+  JsonWriter w;
+  w.begin_object().key("loaded").begin_array();
+  for (auto& p : plugins_->loaded()) {
+    w.begin_object()
+        .field("name", p->desc->name)
+        .field("version", p->desc->version ? p->desc->version : "")
+        .field("kind", p->is_analyzer() ? "analyzer" : "management")
+        .field("path", p->path)
+        .field("description", p->desc->description ? p->desc->description : "")
+        .field("flow_state_bytes", p->is_analyzer() ? p->desc->analyzer->flow_state_size : 0u)
+        .end_object();
+  }
+  w.end_array().key("refused").begin_array();
+  for (auto& r : plugins_->refused()) {
+    w.begin_object().field("path", r.path).field("reason", r.reason).end_object();
+  }
+  w.end_array().end_object();
+  return w.str();
+}
+
+std::string App::stats_json() {
+  DataplaneTotals t = dataplane_->totals();
+  double pps, bps;
+  {
+    std::lock_guard lock(rates_mutex_);
+    pps = pps_;
+    bps = bps_;
+  }
+  double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  JsonWriter w;
+  w.begin_object().field("uptime_s", uptime);
+  w.key("totals").begin_object()
+      .field("packets", t.packets)
+      .field("bytes", t.bytes)
+      .field("pps", pps)
+      .field("bps", bps)
+      .field("packets_without_flow", t.without_flow)
+      .end_object();
+  w.key("decode_errors").begin_object();
+  for (size_t e = 1; e < static_cast<size_t>(DecodeError::kCount); ++e) {
+    w.field(decode_error_name(static_cast<DecodeError>(e)), t.decode_errors[e]);
+  }
+  w.end_object();
+  w.key("flows").begin_object()
+      .field("active", t.flows_active)
+      .field("created", t.flows_created)
+      .field("expired", t.flows_expired)
+      .field("evicted", t.flows_evicted)
+      .field("capacity", t.flow_capacity)
+      .field("memory_bytes", t.flow_memory_bytes)
+      .field("record_bytes", t.flow_record_bytes)
+      .end_object();
+  w.key("workers").begin_array();
+  for (auto& wk : dataplane_->workers()) {
+    uint64_t pk = 0;
+    for (auto& c : wk->port_counters()) pk += c.rx_packets.get();
+    w.begin_object()
+        .field("id", wk->id())
+        .field("packets", pk)
+        .field("flows_active", wk->flows().counters().active.load(std::memory_order_relaxed))
+        .end_object();
+  }
+  w.end_array().end_object();
+  return w.str();
+}
+
+std::string App::report_json() {
+  DataplaneTotals t = dataplane_->totals();
+  JsonWriter w;
+  w.begin_object().field("product", "wiremeter").field("version", kVersion);
+  if (!options_.pcap.empty()) w.field("capture", options_.pcap);
+  w.key("totals").begin_object()
+      .field("packets", t.packets)
+      .field("bytes", t.bytes)
+      .field("packets_without_flow", t.without_flow)
+      .end_object();
+  w.key("decode_errors").begin_object();
+  for (size_t e = 1; e < static_cast<size_t>(DecodeError::kCount); ++e) {
+    if (t.decode_errors[e]) w.field(decode_error_name(static_cast<DecodeError>(e)), t.decode_errors[e]);
+  }
+  w.end_object();
+  w.key("flows").begin_object()
+      .field("created", t.flows_created)
+      .field("expired", t.flows_expired)
+      .field("evicted", t.flows_evicted)
+      .end_object();
+  w.key("plugins").begin_object();
+  for (auto& p : plugins_->loaded()) {
+    w.key(p->desc->name).raw(checked_plugin_json(p->desc->name, plugins_->plugin_json(p->desc->name)));
+  }
+  w.end_object();
+  w.key("refused_plugins").begin_array();
+  for (auto& r : plugins_->refused()) {
+    w.begin_object().field("path", r.path).field("reason", r.reason).end_object();
+  }
+  w.end_array().end_object();
+  return w.str() + "\n";
+}
+
+std::string App::report_text() {
+  DataplaneTotals t = dataplane_->totals();
+  std::ostringstream o;
+  if (!options_.pcap.empty()) o << "capture:        " << options_.pcap << "\n";
+  o << "packets:        " << t.packets << "\n";
+  o << "bytes:          " << t.bytes << "\n";
+  o << "flows:          " << t.flows_created << "\n";
+  o << "without flow:   " << t.without_flow << " packets (non-IP, later fragments)\n";
+  bool any = false;
+  for (size_t e = 1; e < static_cast<size_t>(DecodeError::kCount); ++e) {
+    if (!t.decode_errors[e]) continue;
+    if (!any) o << "decode errors:\n";
+    any = true;
+    o << "  " << decode_error_name(static_cast<DecodeError>(e)) << ": " << t.decode_errors[e] << "\n";
+  }
+  if (!any) o << "decode errors:  none\n";
+  for (uint16_t i = 0; i < dataplane_->port_count(); ++i) {
+    PortStatus s = dataplane_->port_status(i, false);
+    o << "port " << s.name << ": rx " << s.rx_packets << " packets / " << s.rx_bytes
+      << " bytes, tx " << s.tx_packets << " packets / " << s.tx_bytes << " bytes\n";
+  }
+  o << "plugins:        ";
+  for (auto& p : plugins_->loaded()) o << p->desc->name << " ";
+  o << "\n";
+  for (auto& r : plugins_->refused()) o << "refused plugin: " << r.path << ": " << r.reason << "\n";
+  return o.str();
+}
+
+}  // namespace wiremeter::core

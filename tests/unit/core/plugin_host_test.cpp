@@ -1,0 +1,70 @@
+#include "wiremeter/core/plugin_host.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace wiremeter::core {
+namespace {
+
+struct HostFixture : ::testing::Test {
+  std::vector<std::string> logs;
+  PluginHost host{[](const std::string&) { return std::string("{}"); },
+                  [this](int, const std::string& line) { logs.push_back(line); }};
+  std::string dir = WM_TEST_PLUGIN_DIR;
+
+  std::string reason_for(const std::string& file) {
+    for (auto& r : host.refused()) {
+      if (r.path.find(file) != std::string::npos) return r.reason;
+    }
+    return "";
+  }
+};
+
+TEST_F(HostFixture, LoadsAGoodPlugin) {
+  ASSERT_TRUE(host.load(dir + "/test_good.so"));
+  ASSERT_EQ(host.loaded().size(), 1u);
+  EXPECT_STREQ(host.loaded()[0]->desc->name, "good");
+  EXPECT_EQ(host.flow_state_bytes(), 16u);  // 8 bytes rounded to the 16-byte slot alignment
+  auto slots = host.init_worker(0, 1);
+  ASSERT_EQ(slots.size(), 1u);
+  EXPECT_NE(slots[0].worker_ctx, nullptr);
+  // The plugin logged through the host API with its name prefixed.
+  bool seen = false;
+  for (auto& l : logs) seen |= l == "good: created";
+  EXPECT_TRUE(seen);
+}
+
+TEST_F(HostFixture, RefusesEachBadPluginWithOneLine) {
+  host.load_directory(dir);
+  EXPECT_EQ(host.loaded().size(), 1u);
+  EXPECT_NE(reason_for("test_bad_major.so").find("ABI major 2 is not supported"), std::string::npos)
+      << reason_for("test_bad_major.so");
+  EXPECT_NE(reason_for("test_small_struct.so").find("descriptor struct is 24 bytes"),
+            std::string::npos)
+      << reason_for("test_small_struct.so");
+  EXPECT_NE(reason_for("test_no_symbol.so").find("missing registration symbol"), std::string::npos);
+  EXPECT_NE(reason_for("test_not_a_plugin.so").find("not a shared object"), std::string::npos);
+  for (auto& r : host.refused()) EXPECT_EQ(r.reason.find('\n'), std::string::npos);
+}
+
+TEST_F(HostFixture, RefusesDuplicatesAndMissingDirectories) {
+  ASSERT_TRUE(host.load(dir + "/test_good.so"));
+  EXPECT_FALSE(host.load(dir + "/test_good.so"));
+  EXPECT_NE(host.refused().back().reason.find("already loaded"), std::string::npos);
+  host.load_directory(dir + "/does-not-exist");
+  EXPECT_NE(host.refused().back().reason.find("cannot open plugin directory"), std::string::npos);
+}
+
+TEST_F(HostFixture, MetricNamesAreChecked) {
+  ASSERT_TRUE(host.load(dir + "/test_good.so"));
+  LoadedPlugin& p = *host.loaded()[0];
+  EXPECT_EQ(host.register_metric(p, "wiremeter_good_total", "help", WM_METRIC_COUNTER), 0);
+  EXPECT_EQ(host.register_metric(p, "wiremeter_good_total", "again", WM_METRIC_COUNTER), -1);
+  EXPECT_EQ(host.register_metric(p, "bad name", "x", WM_METRIC_COUNTER), -1);
+  EXPECT_EQ(host.register_metric(p, "other_prefix_total", "x", WM_METRIC_COUNTER), -1);
+}
+
+}  // namespace
+}  // namespace wiremeter::core
