@@ -147,7 +147,7 @@ App::App(AppOptions options) : options_(std::move(options)) {}
 
 App::~App() {
   if (web_) mg_stop(web_);
-  if (dataplane_ && plugins_) dataplane_->stop(*plugins_);
+  if (dataplane_ && plugins_) dataplane_->release_plugins(*plugins_);
   // Plugins go before the data path: their code may still be referenced by nothing now.
   plugins_.reset();
   dataplane_.reset();
@@ -255,14 +255,14 @@ int App::run() {
   std::string report;
   if (offline || options_.run_seconds > 0) {
     // Flows end (and plugins see on_flow_end) before the report, so it is complete.
-    dataplane_->stop(*plugins_);
+    dataplane_->stop();
     report = options_.report == "json" ? report_json() : report_text();
   }
   if (web_) {
     mg_stop(web_);
     web_ = nullptr;
   }
-  dataplane_->stop(*plugins_);
+  dataplane_->release_plugins(*plugins_);
   if (!report.empty()) {
     if (options_.report_file.empty()) {
       std::fwrite(report.data(), 1, report.size(), stdout);

@@ -1,6 +1,7 @@
 #include "wiremeter/core/config.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -348,6 +349,10 @@ Result<Config> Config::from_json(const std::string& json, const std::string& dat
 Result<Config> Config::load(const std::string& path, const std::string& data_dir) {
   std::string text;
   if (!path.empty()) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+      return make_error("config: cannot read " + path + ": not a regular file");
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) {
       if (errno != ENOENT) {

@@ -1,6 +1,8 @@
 #include "wiremeter/core/dataplane.hpp"
 
+#include <fcntl.h>
 #include <net/if.h>
+#include <pcap/pcap.h>
 #include <sched.h>
 #include <unistd.h>
 
@@ -82,6 +84,18 @@ std::string devarg_value(const std::string& devargs, const std::string& key) {
   return {};
 }
 
+uint32_t count_capture_packets(const std::string& file) {
+  char err[PCAP_ERRBUF_SIZE];
+  pcap_t* p = pcap_open_offline(file.c_str(), err);
+  if (!p) return 0;
+  uint32_t n = 0;
+  pcap_pkthdr* h;
+  const u_char* d;
+  while (pcap_next_ex(p, &h, &d) == 1) ++n;
+  pcap_close(p);
+  return n;
+}
+
 uint64_t free_hugepage_bytes() {
   std::ifstream in("/proc/meminfo");
   std::string key;
@@ -150,14 +164,15 @@ std::string Dataplane::eal_command_line() const {
 
 Result<void> Dataplane::init_eal(const Settings& settings, const EalOptions& options) {
   eal_args_ = {"wiremeter"};
-  // A unique prefix and in-memory mode let several instances (and tests) run side by side and
-  // leave nothing behind in /var/run/dpdk.
+  // A unique prefix and no shared config files let several instances (and tests) run side by
+  // side and leave nothing behind in /var/run/dpdk. (--in-memory does the same with hugepages
+  // but is refused together with --no-huge.)
   eal_args_.push_back("--file-prefix=wiremeter-" + std::to_string(getpid()));
-  eal_args_.push_back("--in-memory");
   uint64_t want = static_cast<uint64_t>(settings.eal_memory_mb) << 20;
   bool huge = settings.eal_hugepages == "on" ||
               (settings.eal_hugepages == "auto" && free_hugepage_bytes() >= want);
-  if (!huge) eal_args_.push_back("--no-huge");
+  eal_args_.push_back(huge ? "--in-memory" : "--no-huge");
+  if (!huge) eal_args_.push_back("--no-shconf");
   eal_args_.push_back("-m");
   eal_args_.push_back(std::to_string(settings.eal_memory_mb));
   bool any_pci = false;
@@ -190,16 +205,49 @@ Result<void> Dataplane::init_eal(const Settings& settings, const EalOptions& opt
   argv.push_back(nullptr);
   DpdkLogCapture capture;
   capture.start();
+  // On a bad argument the EAL prints its usage text to stdout and getopt/alert lines straight
+  // to stderr. Both are caught here so that we can report a single line.
+  fflush(stdout);
+  fflush(stderr);
+  int saved_stdout = dup(STDOUT_FILENO);
+  int saved_stderr = dup(STDERR_FILENO);
+  int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  FILE* err_capture = tmpfile();
+  if (devnull >= 0) dup2(devnull, STDOUT_FILENO);
+  if (err_capture) dup2(fileno(err_capture), STDERR_FILENO);
   int rc = rte_eal_init(static_cast<int>(argv.size() - 1), argv.data());
+  fflush(stdout);
+  fflush(stderr);
+  dup2(saved_stdout, STDOUT_FILENO);
+  dup2(saved_stderr, STDERR_FILENO);
+  close(saved_stdout);
+  close(saved_stderr);
+  if (devnull >= 0) close(devnull);
+  std::string direct;  // what went straight to stderr
+  if (err_capture) {
+    rewind(err_capture);
+    char line[512];
+    while (fgets(line, sizeof line, err_capture)) {
+      std::string l(line);
+      while (!l.empty() && (l.back() == '\n' || l.back() == '\r')) l.pop_back();
+      if (l.empty()) continue;
+      log_debug("dpdk: " + l);
+      // getopt's complaint names the bad argument: the most useful line.
+      if (l.find("option") != std::string::npos && l.rfind("wiremeter: ", 0) == 0) {
+        direct = l.substr(11);
+      }
+    }
+    fclose(err_capture);
+  }
   if (rc < 0) {
-    std::string said = capture.last_line();
+    std::string said = direct.empty() ? capture.last_line() : direct;
     std::string why = rte_strerror(rte_errno);
     capture.stop();
     return make_error("DPDK EAL initialization failed: " + (said.empty() ? why : said));
   }
   capture.stop();
   eal_ready_ = true;
-  log_info(std::string("DPDK ") + rte_version() + " EAL ready (" + (huge ? "hugepages" : "no hugepages") +
+  log_info(std::string(rte_version()) + " EAL ready (" + (huge ? "hugepages" : "no hugepages") +
            ", " + std::to_string(settings.eal_memory_mb) + " MB)");
   return {};
 }
@@ -272,6 +320,11 @@ Result<void> Dataplane::setup_ports(const Settings& settings) {
     if (socket < 0) socket = static_cast<int>(rte_socket_id());
     uint32_t n_mbufs = std::max<uint32_t>(settings.mbufs_per_queue * nq,
                                           nq * (rxd + txd) + 1024u);
+    // net_pcap's infinite_rx keeps the whole capture in mbufs and replays them.
+    if (devarg_value(pc.devargs, "infinite_rx") == "1") {
+      std::string file = devarg_value(pc.devargs, "rx_pcap");
+      n_mbufs += count_capture_packets(file) + rxd;
+    }
     std::string pool_name = "mbufs_" + std::to_string(id);
     rte_mempool* pool = rte_pktmbuf_pool_create(pool_name.c_str(), n_mbufs, 256, 0,
                                                 RTE_MBUF_DEFAULT_BUF_SIZE, socket);
@@ -383,13 +436,18 @@ Result<void> Dataplane::start(PluginHost& plugins) {
 
 bool Dataplane::finished() const { return started_ && running_.load() == 0; }
 
-void Dataplane::stop(PluginHost& plugins) {
+void Dataplane::stop() {
   if (!started_) return;
   stop_.store(true);
   for (unsigned l : worker_lcores_) rte_eal_wait_lcore(l);
   for (auto& w : workers_) w->shutdown();
-  plugins.forget_workers();
   started_ = false;
+}
+
+void Dataplane::release_plugins(PluginHost& plugins) {
+  if (started_) stop();
+  for (auto& w : workers_) w->release_plugins();
+  plugins.forget_workers();
 }
 
 PortStatus Dataplane::port_status(uint16_t index, bool with_xstats) const {

@@ -173,8 +173,9 @@ void Worker::run(const std::atomic<bool>& stop, bool stop_when_dry) {
   }
 }
 
-void Worker::shutdown() noexcept {
-  flows_->flush();
+void Worker::shutdown() noexcept { flows_->flush(); }
+
+void Worker::release_plugins() noexcept {
   for (auto& a : analyzers_) {
     if (a.worker_ctx && a.hooks->worker_fini) a.hooks->worker_fini(a.worker_ctx);
     a.worker_ctx = nullptr;

@@ -64,8 +64,10 @@ class Dataplane {
 
   // Creates the plugin worker contexts and launches the workers.
   Result<void> start(PluginHost& plugins);
-  // Stops the workers, ends all flows and the plugin worker contexts.
-  void stop(PluginHost& plugins);
+  // Stops the workers and ends all flows. Plugin worker contexts stay for a final report.
+  void stop();
+  // Releases the plugin worker contexts. After stop().
+  void release_plugins(PluginHost& plugins);
   // True once every worker returned (offline runs end by themselves).
   bool finished() const;
   void request_stop() { stop_.store(true); }

@@ -75,8 +75,10 @@ class Worker {
   // After analyze(): forward to the peer port (bridge) or free (sink).
   void forward_or_drop(uint16_t port_index, uint16_t queue, rte_mbuf** pkts, uint16_t n) noexcept;
 
-  // Ends all flows (calls plugins' on_flow_end) and the plugins' worker contexts.
+  // Ends all flows (plugins see on_flow_end). Plugin worker contexts stay readable.
   void shutdown() noexcept;
+  // Releases the plugins' worker contexts (worker_fini). After shutdown().
+  void release_plugins() noexcept;
 
   uint32_t id() const { return cfg_.id; }
   void add_rx_queue(uint16_t port_index, uint16_t queue) { rx_.push_back({port_index, queue}); }
