@@ -10,7 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-wiremeter=$1 plugin_dir=$2
+wiremeter=$1 plugin_dir=$2 workers=${3:-1}
 need_root
 need_cmd ip jq curl nc ping ethtool sha256sum
 
@@ -57,9 +57,10 @@ cat >"$tmp/config.json" <<JSON
 {
   "eal": {"memory_mb": 256},
   "ports": [
-    {"name": "a", "devargs": "net_af_packet_a$id,iface=$a"},
-    {"name": "b", "devargs": "net_af_packet_b$id,iface=$b"}
+    {"name": "a", "devargs": "net_af_packet_a$id,iface=$a,qpairs=$workers"},
+    {"name": "b", "devargs": "net_af_packet_b$id,iface=$b,qpairs=$workers"}
   ],
+  "workers": $workers,
   "link": {"mode": "bridge", "pairs": [{"name": "p0", "ports": ["a", "b"], "mode": "bridge"}]},
   "http": {"listen": "127.0.0.1:$port"}
 }
@@ -84,6 +85,13 @@ ip netns exec "$h1" nc -N 198.18.1.2 5001 <"$tmp/send" || fail "TCP transfer fai
 wait "$nc_pid" || true
 [ "$(sha256sum <"$tmp/send")" = "$(sha256sum <"$tmp/recv")" ] || fail "TCP transfer corrupted"
 echo "ok: 3 MB TCP transfer, identical"
+# Eight short connections more, so that flows spread over the workers.
+for i in $(seq 1 8); do
+  ip netns exec "$h2" nc -l -N 198.18.1.2 $((5100 + i)) >/dev/null &
+  sleep 0.2
+  echo "hello $i" | ip netns exec "$h1" nc -N 198.18.1.2 $((5100 + i)) || fail "connection $i failed"
+  wait $! || true
+done
 
 sleep 1  # let the last frames drain
 ports=$(api "$jar" GET "$base/api/v1/ports")
@@ -101,6 +109,12 @@ echo "h1 sent $sent_h1, port a rx $rx_a, port b tx $tx_b; h2 sent $sent_h2, port
 [ "$tx_a" = "$rx_b" ] || fail "port a tx_packets $tx_a != port b rx_packets $rx_b"
 [ "$rxb_a" = "$sentb_h1" ] || fail "port a rx_bytes $rxb_a != h1 tx_bytes $sentb_h1"
 echo "ok: REST counters equal what the hosts sent"
+
+# Both directions of each flow met on one worker: one flow for the pings, one per connection.
+stats=$(api "$jar" GET "$base/api/v1/stats")
+created=$(jq .flows.created <<<"$stats")
+[ "$created" = 10 ] || fail "expected 10 flows (ICMP echo, 9 TCP) across $workers worker(s), got $created: $(jq -c .workers <<<"$stats")"
+echo "ok: $created flows over $workers worker(s): $(jq -c '[.workers[] | .flows_active]' <<<"$stats")"
 
 api "$jar" PUT "$base/api/v1/link-modes" '{"mode":"sink"}' | jq -e '.pairs[0].effective_mode == "sink"' >/dev/null ||
   fail "switching to sink failed"
