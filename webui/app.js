@@ -282,7 +282,7 @@ async function onPasswordChange(ev) {
 async function onLogout() {
   stopPolling();
   try {
-    await api('POST', '/auth/logout');
+    await api('POST', '/auth/logout', {});
   } catch (e) {
     // The session is dropped client-side regardless.
   }
@@ -439,8 +439,14 @@ function renderLinkModes(data, force = false) {
         el('td', {}, select, el('span', {class: 'pair-mode', text: pair.mode || '–'})),
         el('td', {class: eff === pair.mode ? '' : 'warn', text: eff}));
   });
+  // Unpaired ports (a mirror port, a TAP leg, the demo replay) are always analyzed and dropped.
+  for (const name of data.unpaired_ports || []) {
+    rows.push(el('tr', {'data-unpaired': name}, el('td', {class: 'mono', text: '–'}),
+        el('td', {class: 'mono', text: name}), el('td', {text: 'not paired'}),
+        el('td', {text: 'sink'})));
+  }
   $('#link-pairs').tBodies[0].replaceChildren(
-      ...(rows.length ? rows : [emptyRow(4, 'No port pairs configured')]));
+      ...(rows.length ? rows : [emptyRow(4, 'No ports configured')]));
   updateLinkMixed();
 }
 
@@ -483,7 +489,6 @@ function renderStats(stats) {
     ['Created', fmtInt(f.created)],
     ['Expired', fmtInt(f.expired)],
     ['Evicted', fmtInt(f.evicted), f.evicted ? 'warn' : ''],
-    ['Dropped (no memory)', fmtInt(f.dropped_no_memory), f.dropped_no_memory ? 'bad' : ''],
   ]);
 
   const errs = Object.entries(stats.decode_errors || {})

@@ -315,6 +315,8 @@ Result<void> App::start_web(const std::string& listen) {
       "num_threads", "8",
       "enable_directory_listing", "no",
       "request_timeout_ms", "30000",
+      // The UI must not run a stale app.js after an upgrade: revalidate every time.
+      "static_file_cache_control", "no-cache",
       "additional_header",
       "X-Frame-Options: DENY\r\nContent-Security-Policy: default-src 'self'\r\n"
       "X-Content-Type-Options: nosniff",

@@ -18,7 +18,7 @@ need_cmd curl timeout
 tmp=$(mktemp -d)
 wm_pid=
 cleanup() {
-  [ -n "$wm_pid" ] && kill "$wm_pid" 2>/dev/null || true
+  if [ -n "$wm_pid" ]; then kill "$wm_pid" 2>/dev/null || true; fi
   wait 2>/dev/null || true
   rm -rf "$tmp"
 }
@@ -32,8 +32,9 @@ base="http://127.0.0.1:$port"
 wm_pid=$!
 wait_http "$base/" 20 || { show_log; fail "wiremeter did not start"; }
 
-# The whole browser test is bounded; node's test runner prints its own summary.
-if ! WM_URL="$base" timeout -k 5 60 node --test-reporter=spec "$here/webui/ui.test.mjs"; then
+# The whole browser test is bounded; node's test runner prints its own summary. TMPDIR puts
+# the browser profile under $tmp, so it goes even when the timeout kills node.
+if ! WM_URL="$base" TMPDIR="$tmp" timeout -k 5 60 node --test-reporter=spec "$here/webui/ui.test.mjs"; then
   show_log
   fail "web UI test failed"
 fi
