@@ -317,6 +317,8 @@ Result<void> App::start_web(const std::string& listen) {
       "request_timeout_ms", "30000",
       // The UI must not run a stale app.js after an upgrade: revalidate every time.
       "static_file_cache_control", "no-cache",
+      // The manual (docs/*.md) is served beside the UI and reads fine as plain text.
+      "extra_mime_types", ".md=text/plain; charset=utf-8",
       "additional_header",
       "X-Frame-Options: DENY\r\nContent-Security-Policy: default-src 'self'\r\n"
       "X-Content-Type-Options: nosniff",

@@ -34,7 +34,8 @@ done
 jq -r '.refused[] | "ok: refused \(.path | split("/") | last): \(.reason)"' <<<"$plugins"
 # Each refusal was logged as one line.
 [ "$(grep -c 'plugin refused' "$tmp/wm.log")" = 4 ] || fail "refusals not logged once each"
-curl -sf "$base/metrics" | grep -q '^wiremeter_plugins_refused 4' || fail "metric does not count refusals"
+metrics=$(curl -sf "$base/metrics")
+grep -q '^wiremeter_plugins_refused 4' <<<"$metrics" || fail "metric does not count refusals"
 sleep 1
 rx=$(api "$jar" GET "$base/api/v1/ports" | jq '.ports[0].stats.rx_packets')
 [ "$rx" -gt 0 ] || fail "no traffic analyzed with bad plugins around"
