@@ -495,9 +495,24 @@ int App::handle_api(mg_connection* conn) {
     if (method != "PUT") return send_error(conn, 405, "use GET or PUT"), 405;
     rapidjson::Document body;
     if (!read_json_body(conn, body)) return 400;
+    if (body.HasMember("pairs") && !body["pairs"].IsObject()) {
+      return send_error(conn, 400, "pairs: expected an object of pair name to mode"), 400;
+    }
     Result<void> r;
     {
       std::lock_guard lock(config_mutex_);
+      // Names that match no pair are a client error; check before changing anything.
+      if (body.HasMember("pairs")) {
+        for (auto& m : body["pairs"].GetObject()) {
+          bool known = false;
+          for (auto& p : config_->settings().pairs) known |= p.name == m.name.GetString();
+          if (!known) {
+            return send_error(conn, 400,
+                              std::string("pairs.") + m.name.GetString() + ": no such pair"),
+                   400;
+          }
+        }
+      }
       r = config_->update([&](rapidjson::Document& d) {
         auto& a = d.GetAllocator();
         if (!d.HasMember("link")) d.AddMember("link", rapidjson::Value(rapidjson::kObjectType), a);
@@ -520,18 +535,6 @@ int App::handle_api(mg_connection* conn) {
       if (r) dataplane_->apply_link_modes(config_->settings());
     }
     if (!r) return send_error(conn, 400, r.error()), 400;
-    if (body.HasMember("pairs") && body["pairs"].IsObject()) {
-      // Names that matched no pair are a client error worth reporting.
-      std::lock_guard lock(config_mutex_);
-      for (auto& m : body["pairs"].GetObject()) {
-        bool known = false;
-        for (auto& p : config_->settings().pairs) known |= p.name == m.name.GetString();
-        if (!known) {
-          return send_error(conn, 400, std::string("pairs.") + m.name.GetString() + ": no such pair"),
-                 400;
-        }
-      }
-    }
     log_info("link mode changed by " + who->user);
     send_response(conn, 200, link_modes_json());
     return 200;

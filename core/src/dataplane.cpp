@@ -17,6 +17,7 @@
 #include <rte_mbuf.h>
 #include <rte_version.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -254,9 +255,13 @@ Result<void> Dataplane::init_eal(const Settings& settings, const EalOptions& opt
 
 Result<void> Dataplane::setup_ports(const Settings& settings) {
   uint32_t workers = settings.workers;
+  std::vector<rte_eth_dev_info> infos;
+  // Probe every port first: a pair's queue count depends on both of its ports.
   for (size_t i = 0; i < settings.ports.size(); ++i) {
     const PortConfig& pc = settings.ports[i];
     std::string dev = device_of(pc.devargs);
+    // DPDK names PCI ports by their full address; accept the short form users copy from lspci.
+    if (looks_like_pci(dev) && std::count(dev.begin(), dev.end(), ':') == 1) dev = "0000:" + dev;
     std::string prefix = "port " + pc.name + ": ";
     PortMeta meta{pc.name, pc.devargs, "", "", "", false};
     // Catch the usual mistakes before DPDK reports them less clearly.
@@ -303,6 +308,49 @@ Result<void> Dataplane::setup_ports(const Settings& settings) {
     uint16_t nq = static_cast<uint16_t>(std::min<uint32_t>(
         {workers, info.max_rx_queues, info.max_tx_queues}));
     if (nq == 0) nq = 1;
+    PortRuntime rt;
+    rt.dpdk_id = id;
+    rt.n_queues = nq;
+    rt.capture_timestamps = pc.capture_timestamps;
+    rt.rx_limit_pps = pc.rx_limit_pps;
+    rt.link = pc.link;
+    rt.mode = &unpaired_mode_;
+    runtime_.push_back(rt);
+    ports_.push_back(std::move(meta));
+    infos.push_back(info);
+  }
+
+  // Both ports of a pair get the same number of queues: worker w polls RX queue w of each and
+  // forwards on TX queue w of the other, so no TX queue is ever shared between workers.
+  for (auto& pair : settings.pairs) {
+    int idx[2] = {-1, -1};
+    for (int k = 0; k < 2; ++k) {
+      for (size_t i = 0; i < ports_.size(); ++i) {
+        if (ports_[i].name == pair.ports[k]) idx[k] = static_cast<int>(i);
+      }
+    }
+    uint16_t nq = std::min(runtime_[idx[0]].n_queues, runtime_[idx[1]].n_queues);
+    runtime_[idx[0]].n_queues = runtime_[idx[1]].n_queues = nq;
+  }
+
+  for (size_t i = 0; i < runtime_.size(); ++i) {
+    const PortConfig& pc = settings.ports[i];
+    std::string prefix = "port " + pc.name + ": ";
+    const rte_eth_dev_info& info = infos[i];
+    uint16_t id = runtime_[i].dpdk_id;
+    uint16_t nq = runtime_[i].n_queues;
+    // af_packet spreads traffic over all its qpairs sockets; one we do not poll loses traffic.
+    if (ports_[i].driver == "net_af_packet" && info.max_rx_queues > nq) {
+      return make_error(prefix + "qpairs=" + std::to_string(info.max_rx_queues) + " but only " +
+                        std::to_string(nq) + " queue(s) are polled (workers: " +
+                        std::to_string(workers) + ", and both ports of a pair use the same " +
+                        "number); set qpairs=" + std::to_string(nq));
+    }
+    if (nq < workers) {
+      log_warn(prefix + std::to_string(nq) + " queue(s) for " + std::to_string(workers) +
+               " workers: workers " + std::to_string(nq) + ".." + std::to_string(workers - 1) +
+               " do not poll this port");
+    }
 
     rte_eth_conf conf{};
     if (nq > 1 && info.flow_type_rss_offloads) {
@@ -346,17 +394,8 @@ Result<void> Dataplane::setup_ports(const Settings& settings) {
     if (rte_eth_macaddr_get(id, &mac) == 0) {
       char buf[RTE_ETHER_ADDR_FMT_SIZE];
       rte_ether_format_addr(buf, sizeof buf, &mac);
-      meta.mac = buf;
+      ports_[i].mac = buf;
     }
-    PortRuntime rt;
-    rt.dpdk_id = id;
-    rt.n_queues = nq;
-    rt.capture_timestamps = pc.capture_timestamps;
-    rt.rx_limit_pps = pc.rx_limit_pps;
-    rt.link = pc.link;
-    rt.mode = &unpaired_mode_;
-    runtime_.push_back(rt);
-    ports_.push_back(std::move(meta));
   }
   // net_pcap stores capture timestamps in microseconds (it opens files in that precision).
   init_rx_timestamps(1'000'000);

@@ -233,6 +233,8 @@ int PluginHost::register_metric(LoadedPlugin& p, const char* name, const char* h
 }
 
 std::vector<AnalyzerSlot> PluginHost::init_worker(uint32_t worker_id, uint32_t n_workers) {
+  // The web threads may be collecting while the workers are being set up.
+  std::lock_guard lock(collect_mutex_);
   n_workers_ = n_workers;
   std::vector<AnalyzerSlot> slots;
   for (auto& p : loaded_) {
@@ -245,12 +247,13 @@ std::vector<AnalyzerSlot> PluginHost::init_worker(uint32_t worker_id, uint32_t n
                              std::to_string(worker_id) + "; the plugin sees no packets there");
     }
     p->workers[worker_id] = w;
-    slots.push_back({p->desc->analyzer, w});
+    slots.push_back({p->desc->analyzer, w, p->flow_state_offset});
   }
   return slots;
 }
 
 void PluginHost::forget_workers() {
+  std::lock_guard lock(collect_mutex_);
   for (auto& p : loaded_) p->workers.clear();
 }
 

@@ -53,7 +53,9 @@ Worker::Worker(const WorkerConfig& cfg, std::vector<PortRuntime>* ports,
       port_counters_(ports->size()) {
   flows_->set_end_callback([this](const wm_flow_info& flow, uint8_t* state) {
     for (auto& a : analyzers_) {
-      if (a.hooks->on_flow_end && a.worker_ctx) a.hooks->on_flow_end(a.worker_ctx, &flow, state);
+      if (a.hooks->on_flow_end && a.worker_ctx) {
+        a.hooks->on_flow_end(a.worker_ctx, &flow, state + a.flow_state_offset);
+      }
     }
   });
 }
@@ -101,8 +103,8 @@ void Worker::forward_or_drop(uint16_t port_index, uint16_t queue, rte_mbuf** pkt
   const PortRuntime& port = (*ports_)[port_index];
   if (port.peer >= 0 && port.mode->load(std::memory_order_relaxed) == 0) {
     const PortRuntime& peer = (*ports_)[port.peer];
-    uint16_t q = queue < peer.n_queues ? queue : 0;
-    uint16_t sent = rte_eth_tx_burst(peer.dpdk_id, q, pkts, n);
+    // Paired ports have equal queue counts, so TX queue `queue` of the peer is this worker's alone.
+    uint16_t sent = rte_eth_tx_burst(peer.dpdk_id, queue, pkts, n);
     uint64_t bytes = 0;
     for (uint16_t i = 0; i < sent; ++i) bytes += pkts[i]->pkt_len;
     PortCounters& pc = port_counters_[port.peer];

@@ -138,6 +138,29 @@ echo "ok: sink mode stops forwarding"
 api "$jar" PUT "$base/api/v1/link-modes" '{"mode":"bridge"}' >/dev/null || fail "switching back failed"
 ip netns exec "$h1" ping -c 3 -i 0.2 -W 2 198.18.1.2 >/dev/null || fail "ping fails after switching back to bridge"
 echo "ok: bridge mode restored without a restart"
+
+# Mixed: the pair's own mode applies.
+api "$jar" PUT "$base/api/v1/link-modes" '{"mode":"mixed","pairs":{"p0":"sink"}}' >/dev/null
+if ip netns exec "$h1" ping -c 2 -i 0.2 -W 1 198.18.1.2 >/dev/null 2>&1; then
+  fail "ping passes with the pair in sink mode"
+fi
+api "$jar" PUT "$base/api/v1/link-modes" '{"mode":"mixed","pairs":{"p0":"bridge"}}' >/dev/null
+ip netns exec "$h1" ping -c 2 -i 0.2 -W 2 198.18.1.2 >/dev/null || fail "ping fails with the pair in bridge mode"
+echo "ok: mixed mode follows the pair's own mode"
+
+# Bad requests are refused with a reason and change nothing.
+bad() {
+  curl -s -o "$tmp/resp" -w '%{http_code}' -b "$jar" -X PUT -H 'Content-Type: application/json' \
+    -d "$1" "$base/api/v1/link-modes"
+}
+[ "$(bad '{"mode":"bridged"}')" = 400 ] && grep -q 'link.mode: must be' "$tmp/resp" ||
+  fail "bad mode not refused: $(cat "$tmp/resp")"
+[ "$(bad '{"mode":"sink","pairs":{"nope":"sink"}}')" = 400 ] && grep -q 'pairs.nope: no such pair' "$tmp/resp" ||
+  fail "unknown pair not refused: $(cat "$tmp/resp")"
+[ "$(bad '{"mode":')" = 400 ] || fail "broken JSON not refused"
+api "$jar" GET "$base/api/v1/link-modes" | jq -e '.mode == "mixed"' >/dev/null || fail "a refused request changed the mode"
+echo "ok: bad link-mode requests refused without side effects"
+api "$jar" PUT "$base/api/v1/link-modes" '{"mode":"bridge"}' >/dev/null
 jq -e '.link.mode == "bridge"' "$tmp/config.json" >/dev/null || fail "link mode not persisted"
 kill -0 "$wm_pid" || fail "wiremeter died"
 echo "PASS"

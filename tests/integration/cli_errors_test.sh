@@ -45,6 +45,8 @@ JSON
 expect_error 'device "net_af_packet0" is already used by another port' wm --config "$tmp/twice.json"
 echo '{"ports": [{"name": "p", "devargs": "net_pcap0,rx_pcap=/nonexistent.pcap"}]}' >"$tmp/nopcap.json"
 expect_error "cannot read capture file /nonexistent.pcap" wm --config "$tmp/nopcap.json"
+echo '{"ports": [{"name": "q", "devargs": "net_af_packet9,iface=lo,qpairs=2"}]}' >"$tmp/qpairs.json"
+expect_error "port q: qpairs=2 but only 1 queue(s) are polled" wm --config "$tmp/qpairs.json"
 expect_error "DPDK EAL initialization failed" wm --config "$tmp/absent.json" --eal=--no-such-eal-option
 
 # The web port is taken by another program.

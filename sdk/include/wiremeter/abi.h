@@ -217,7 +217,8 @@ typedef struct wm_analyzer_hooks {
   void (*worker_fini)(void* worker);
   /* Data path. */
   void (*on_batch)(void* worker, const wm_packet* packets, uint32_t n);
-  /* Data path, optional. Called before a flow's state is released. */
+  /* Data path, optional. Called before a flow's state is released. `flow_state` points at this
+   * plugin's own slice (base + flow_state_offset), not at the base of the area. */
   void (*on_flow_end)(void* worker, const wm_flow_info* flow, uint8_t* flow_state);
   /* Control plane, optional. Read worker counters and emit samples / JSON. */
   void (*collect)(void* plugin, void* const* workers, uint32_t n_workers,

@@ -51,6 +51,7 @@ struct PortRuntime {
 struct AnalyzerSlot {
   const wm_analyzer_hooks* hooks = nullptr;
   void* worker_ctx = nullptr;
+  uint32_t flow_state_offset = 0;  // this plugin's slice of the per-flow state area
 };
 
 struct WorkerConfig {
