@@ -198,9 +198,9 @@ int App::run() {
       [](int plugin_level, const std::string& line) {
         log_line(static_cast<LogLevel>(std::clamp(plugin_level, 0, 3)), line);
       });
-  std::string plugin_dir = !options_.plugin_dir.empty() ? options_.plugin_dir
+  std::string plugin_dir = !options_.plugin_dir.empty()  ? options_.plugin_dir
                            : !settings.plugin_dir.empty() ? settings.plugin_dir
-                                                          : "";
+                                                          : options_.default_plugin_dir;
   if (!plugin_dir.empty()) plugins_->load_directory(plugin_dir);
 
   // Data path.
@@ -219,16 +219,17 @@ int App::run() {
                               });
   auth_ = std::make_unique<Auth>(*config_, config_mutex_);
 
+  if (auto r = dataplane_->start(*plugins_); !r) {
+    log_error(r.error());
+    return 1;
+  }
+  // The web server comes last: everything it reads (workers, plugin contexts) exists by now.
   std::string listen = options_.listen ? *options_.listen : settings.http_listen;
   if (!offline || options_.listen) {
     if (auto r = start_web(listen); !r) {
       log_error(r.error());
       return 1;
     }
-  }
-  if (auto r = dataplane_->start(*plugins_); !r) {
-    log_error(r.error());
-    return 1;
   }
   log_info(offline ? "analyzing " + options_.pcap
                    : "running: " + std::to_string(dataplane_->port_count()) + " port(s), " +
@@ -389,15 +390,18 @@ int App::handle_api(mg_connection* conn) {
     std::string password = string_field(body, "password");
     auto r = auth_->login(client, user, password);
     if (r.outcome == Auth::LoginOutcome::kRateLimited) {
+      log_warn("login refused for " + client + ": rate limited");
       send_error(conn, 429,
                  "too many failed logins; try again in " + std::to_string(r.retry_after_s) + " s",
                  "Retry-After: " + std::to_string(r.retry_after_s) + "\r\n");
       return 429;
     }
     if (r.outcome != Auth::LoginOutcome::kOk) {
+      log_warn("login failed for \"" + user.substr(0, 64) + "\" from " + client);
       send_error(conn, 401, "invalid username or password");
       return 401;
     }
+    log_info("login: " + user + " from " + client);
     JsonWriter w;
     w.begin_object()
         .field("username", r.principal.user)
@@ -495,6 +499,10 @@ int App::handle_api(mg_connection* conn) {
     if (method != "PUT") return send_error(conn, 405, "use GET or PUT"), 405;
     rapidjson::Document body;
     if (!read_json_body(conn, body)) return 400;
+    for (auto& m : body.GetObject()) {
+      std::string k = m.name.GetString();
+      if (k != "mode" && k != "pairs") return send_error(conn, 400, k + ": unknown field"), 400;
+    }
     if (body.HasMember("pairs") && !body["pairs"].IsObject()) {
       return send_error(conn, 400, "pairs: expected an object of pair name to mode"), 400;
     }

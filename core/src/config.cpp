@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -435,6 +436,9 @@ Result<void> write_file_atomic(const std::string& path, const std::string& conte
   if (auto slash = path.rfind('/'); slash != std::string::npos) {
     dir = slash == 0 ? "/" : path.substr(0, slash);
   }
+  // First save on a fresh system: /etc/wiremeter may not exist yet.
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
   std::string tmp = path + ".tmp." + std::to_string(getpid());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return make_error("cannot write " + tmp + ": " + std::strerror(errno));

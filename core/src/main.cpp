@@ -45,8 +45,9 @@ int main(int argc, char** argv) {
       ("version", "Show the version and exit.")
       ("config,c", po::value(&opt.config_path)->default_value("/etc/wiremeter/config.json"),
        "Configuration file (JSON). Missing: built-in defaults, saved there on the first change.")
-      ("plugin-dir", po::value(&opt.plugin_dir)->default_value((prefix / "lib/wiremeter/plugins").string()),
-       "Directory of plugin shared objects (*.so) to load.")
+      ("plugin-dir", po::value(&opt.plugin_dir),
+       "Directory of plugin shared objects (*.so) to load (default: the config's plugin_dir, "
+       "else PREFIX/lib/wiremeter/plugins).")
       ("data-dir", po::value(&opt.data_dir)->default_value((prefix / "share/wiremeter").string()),
        "Directory with the demo capture and the web interface (replaces @DATADIR@ in the config).")
       ("webui-dir", po::value(&opt.webui_dir),
@@ -111,6 +112,7 @@ int main(int argc, char** argv) {
   } else if (!opt.pcap.empty()) {
     opt.config_path.clear();
   }
+  opt.default_plugin_dir = (prefix / "lib/wiremeter/plugins").string();
   if (opt.webui_dir.empty()) opt.webui_dir = (fs::path(opt.data_dir) / "webui").string();
 
   std::signal(SIGINT, on_signal);

@@ -22,7 +22,8 @@ namespace wiremeter::core {
 
 struct AppOptions {
   std::string config_path;
-  std::string plugin_dir;
+  std::string plugin_dir;          // --plugin-dir; wins over the config's plugin_dir
+  std::string default_plugin_dir;  // used when neither names one
   std::string data_dir;
   std::string webui_dir;
   std::string pcap;            // offline analysis of this capture

@@ -12,6 +12,7 @@
 
 #include <wiremeter/abi.h>
 
+#include <cctype>
 #include <cstdint>
 #include <map>
 #include <stdexcept>
@@ -48,6 +49,11 @@ class FakeHost {
     api_.config_json = [](void* h) { return static_cast<FakeHost*>(h)->config.c_str(); };
     api_.register_metric = [](void* h, const char* name, const char* help, int type) {
       auto* self = static_cast<FakeHost*>(h);
+      // The same rule as the real host, so that a bad name fails in the plugin's own tests.
+      std::string n = name ? name : "";
+      bool valid = n.rfind("wiremeter_", 0) == 0 && n.size() > 10;
+      for (char c : n) valid &= std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == ':';
+      if (!valid) return -1;
       for (auto& m : self->metrics) {
         if (m.name == name) return -1;
       }
