@@ -223,6 +223,7 @@ int App::run() {
     log_error(r.error());
     return 1;
   }
+  run_start_ = std::chrono::steady_clock::now();
   // The web server comes last: everything it reads (workers, plugin contexts) exists by now.
   std::string listen = options_.listen ? *options_.listen : settings.http_listen;
   if (!offline || options_.listen) {
@@ -257,6 +258,7 @@ int App::run() {
   if (offline || options_.run_seconds > 0) {
     // Flows end (and plugins see on_flow_end) before the report, so it is complete.
     dataplane_->stop();
+    run_end_ = std::chrono::steady_clock::now();
     report = options_.report == "json" ? report_json() : report_text();
   }
   if (web_) {
@@ -743,6 +745,7 @@ std::string App::report_json() {
   JsonWriter w;
   w.begin_object().field("product", "wiremeter").field("version", kVersion);
   if (!options_.pcap.empty()) w.field("capture", options_.pcap);
+  w.field("seconds", std::chrono::duration<double>(run_end_ - run_start_).count());
   w.key("totals").begin_object()
       .field("packets", t.packets)
       .field("bytes", t.bytes)

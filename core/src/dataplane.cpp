@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -155,6 +156,9 @@ Dataplane::~Dataplane() {
     rte_eth_dev_close(p.dpdk_id);
   }
   rte_eal_cleanup();
+  // The EAL leaves its (empty) runtime directory behind; one per run adds up.
+  std::error_code ec;
+  std::filesystem::remove_all(runtime_dir_, ec);
 }
 
 std::string Dataplane::eal_command_line() const {
@@ -248,6 +252,7 @@ Result<void> Dataplane::init_eal(const Settings& settings, const EalOptions& opt
   }
   capture.stop();
   eal_ready_ = true;
+  runtime_dir_ = rte_eal_get_runtime_dir();
   log_info(std::string(rte_version()) + " EAL ready (" + (huge ? "hugepages" : "no hugepages") +
            ", " + std::to_string(settings.eal_memory_mb) + " MB)");
   return {};

@@ -189,9 +189,11 @@ bool FlowTable::track(wm_packet& pkt) noexcept {
     ++f.packets[dir];
     f.bytes[dir] += pkt.cap_len;
     if (pkt.ts_ns > f.last_ns) f.last_ns = pkt.ts_ns;
-    if (head_[r->timeout_class] != idx) {
+    uint32_t now_s = static_cast<uint32_t>(pkt.ts_ns / 1'000'000'000ull);
+    if (now_s != r->relinked_s && head_[r->timeout_class] != idx) {
       list_unlink(idx);
       list_push_head(idx);
+      r->relinked_s = now_s;
     }
     pkt.flow = &f;
     pkt.flow_state = state_of(idx);
@@ -221,6 +223,7 @@ bool FlowTable::track(wm_packet& pkt) noexcept {
   f.l4_proto = pkt.l4_proto;
   f.worker = worker_id_;
   r->hash = hash;
+  r->relinked_s = static_cast<uint32_t>(pkt.ts_ns / 1'000'000'000ull);
   r->in_use = 1;
   r->timeout_class = timeout_class_of(pkt.l4_proto);
   list_push_head(idx);

@@ -72,6 +72,7 @@ class App {
   mg_context* web_ = nullptr;
   std::string system_id_;
   std::chrono::steady_clock::time_point started_;
+  std::chrono::steady_clock::time_point run_start_, run_end_;  // workers running, for reports
 
   // Rates, recomputed by tick() once a second.
   std::mutex rates_mutex_;

@@ -95,6 +95,7 @@ class Dataplane {
 
   std::vector<std::string> eal_args_;
   bool eal_ready_ = false;
+  std::string runtime_dir_;
   bool offline_ = false;
   std::vector<PortRuntime> runtime_;
   std::vector<PortMeta> ports_;

@@ -5,7 +5,9 @@
 // worker's share of the memory budget: lookups and inserts never allocate. When the table is
 // full, the least recently active flow is evicted to make room. Idle flows expire per
 // timeout class (TCP, UDP, other), each kept in its own activity-ordered list so that expiry
-// only ever looks at list tails.
+// only ever looks at list tails. A flow moves to the head of its list at most once per second
+// of capture time: the order is exact to a second, and a hit on a busy flow in a large table
+// does not touch two more random cache lines.
 #pragma once
 
 #include <wiremeter/abi.h>
@@ -38,6 +40,7 @@ struct FlowRecord {
   uint32_t hash;
   uint32_t prev;  // activity list links (record indexes); kNil at the ends
   uint32_t next;
+  uint32_t relinked_s;  // capture second of the last move to the list head
   uint8_t timeout_class;
   uint8_t in_use;
   uint16_t pad;
