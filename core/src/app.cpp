@@ -561,6 +561,22 @@ int App::handle_api(mg_connection* conn) {
     send_response(conn, 200, buf.GetString());
     return 200;
   }
+  // /api/v1/<plugin>/<view>: a plugin's own list and detail views.
+  if (method == "GET") {
+    size_t slash = path.find('/');
+    std::string name = path.substr(0, slash);
+    if (plugins_->find(name)) {
+      std::string view = slash == std::string::npos ? "" : path.substr(slash + 1);
+      std::string body;
+      int status = plugins_->query(name, view, ri->query_string ? ri->query_string : "", body);
+      if (body.empty()) {
+        send_error(conn, 404, "plugin " + name + " has no view \"" + view + "\"");
+        return 404;
+      }
+      send_response(conn, status, checked_plugin_json(name, body));
+      return status;
+    }
+  }
   send_error(conn, 404, "no route " + method + " /api/v1/" + path);
   return 404;
 }

@@ -173,6 +173,10 @@ Settings parse_settings(const rapidjson::Value& doc) {
       }
       if (p.devargs.empty()) throw Error{path + ".devargs: must not be empty"};
       std::string device = p.devargs.substr(0, p.devargs.find(','));
+      // 03:00.0 and 0000:03:00.0 are the same PCI device.
+      if (std::count(device.begin(), device.end(), ':') == 1 && device.find('.') != std::string::npos) {
+        device = "0000:" + device;
+      }
       if (!devices.insert(device).second) {
         throw Error{path + ".devargs: device \"" + device + "\" is already used by another port"};
       }

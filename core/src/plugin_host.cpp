@@ -18,6 +18,11 @@ constexpr uint32_t kFlowStateAlign = 16;
 
 bool valid_plugin_name(const char* s) {
   if (!s || !*s || std::strlen(s) > 32) return false;
+  // Plugin names become REST paths (/api/v1/<name>/...); the core's own routes stay the core's.
+  for (const char* reserved : {"auth", "system", "ports", "plugins", "stats", "link_modes",
+                               "config", "metrics"}) {
+    if (std::strcmp(s, reserved) == 0) return false;
+  }
   for (const char* c = s; *c; ++c) {
     if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_')) return false;
   }
@@ -150,10 +155,10 @@ bool PluginHost::load(const std::string& path) {
   if (d->kind == WM_PLUGIN_ANALYZER) {
     const wm_analyzer_hooks* a = d->analyzer;
     if (!a) return refuse(path, "analyzer plugin without analyzer hooks"), false;
-    if (a->struct_size < sizeof(wm_analyzer_hooks)) {
+    if (a->struct_size < WM_ANALYZER_HOOKS_V1_0_SIZE) {
       return refuse(path, "analyzer hooks struct is " + std::to_string(a->struct_size) +
                               " bytes, ABI 1 needs at least " +
-                              std::to_string(sizeof(wm_analyzer_hooks))),
+                              std::to_string(WM_ANALYZER_HOOKS_V1_0_SIZE)),
              false;
     }
     if (!a->worker_init || !a->on_batch) {
@@ -247,7 +252,13 @@ std::vector<AnalyzerSlot> PluginHost::init_worker(uint32_t worker_id, uint32_t n
                              std::to_string(worker_id) + "; the plugin sees no packets there");
     }
     p->workers[worker_id] = w;
-    slots.push_back({p->desc->analyzer, w, p->flow_state_offset});
+    const wm_analyzer_hooks* a = p->desc->analyzer;
+    AnalyzerSlot slot{a, w, p->flow_state_offset, nullptr};
+    // Hooks appended in ABI 1.1 exist only if the plugin's struct is that large.
+    if (a->struct_size >= offsetof(wm_analyzer_hooks, worker_tick) + sizeof(a->worker_tick)) {
+      slot.worker_tick = a->worker_tick;
+    }
+    slots.push_back(slot);
   }
   return slots;
 }
@@ -337,6 +348,20 @@ std::string PluginHost::plugin_json(const std::string& name) {
     p->desc->management->write_status(p->ctx, &sink);
   }
   return out.empty() ? "{}" : out;
+}
+
+int PluginHost::query(const std::string& name, const std::string& path,
+                      const std::string& query_string, std::string& out) {
+  std::lock_guard lock(collect_mutex_);
+  LoadedPlugin* p = find(name);
+  if (!p || !p->is_analyzer()) return 404;
+  const wm_analyzer_hooks* a = p->desc->analyzer;
+  if (a->struct_size < offsetof(wm_analyzer_hooks, query) + sizeof(a->query) || !a->query) {
+    return 404;
+  }
+  wm_json_sink sink{&out, &json_append};
+  return a->query(p->ctx, p->workers.data(), static_cast<uint32_t>(p->workers.size()),
+                  path.c_str(), query_string.c_str(), &sink);
 }
 
 void PluginHost::tick(uint64_t now_ns) {

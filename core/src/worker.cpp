@@ -163,6 +163,9 @@ void Worker::run(const std::atomic<bool>& stop, bool stop_when_dry) {
     if (clock - last_expiry_ns > 100'000'000ull) {
       flows_->expire(clock);
       last_expiry_ns = clock;
+      for (auto& a : analyzers_) {
+        if (a.worker_tick && a.worker_ctx) a.worker_tick(a.worker_ctx, clock);
+      }
     }
     if (busy) {
       idle_polls = 0;

@@ -30,7 +30,7 @@ extern "C" {
 #endif
 
 #define WM_ABI_MAJOR 1
-#define WM_ABI_MINOR 0
+#define WM_ABI_MINOR 1
 
 /* The one symbol a plugin exports. */
 #define WM_PLUGIN_REGISTER_SYMBOL "wiremeter_plugin_register"
@@ -227,7 +227,21 @@ typedef struct wm_analyzer_hooks {
                      const wm_json_sink* out);
   /* Control plane, optional, about once per second: rates and history. */
   void (*on_tick)(void* plugin, void* const* workers, uint32_t n_workers, uint64_t now_ns);
+
+  /* ---- ABI 1.1 ---- */
+  /* Data path, optional. Called on each worker's own thread about every 100 ms, with or
+   * without traffic (offline: every 100 ms of capture time). The place to publish snapshots
+   * for the control plane and to age per-worker state. */
+  void (*worker_tick)(void* worker, uint64_t now_ns);
+  /* Control plane, optional. Answers GET /api/v1/<plugin>/<path>?<query_string> (path without
+   * leading slash, query string still URL-encoded, both never NULL). Writes one JSON value to
+   * `out` and returns the HTTP status: 200, 400 with {"error": "..."}, or 404. */
+  int (*query)(void* plugin, void* const* workers, uint32_t n_workers, const char* path,
+               const char* query_string, const wm_json_sink* out);
 } wm_analyzer_hooks;
+
+/* Size of the ABI 1.0 analyzer hooks: the host accepts plugins built against 1.0. */
+#define WM_ANALYZER_HOOKS_V1_0_SIZE offsetof(wm_analyzer_hooks, worker_tick)
 
 typedef struct wm_management_hooks {
   uint32_t struct_size;

@@ -18,7 +18,11 @@
 //     void collect(std::span<MyWorker* const> workers, wiremeter::MetricSink& sink);
 //     void write_json(std::span<MyWorker* const> workers, wiremeter::JsonWriter& out);
 //     void on_tick(std::span<MyWorker* const> workers, uint64_t now_ns);
+//     // GET /api/v1/<plugin>/<path>?...; throw QueryError for a 400:
+//     int query(std::span<MyWorker* const> workers, std::string_view path,
+//               const wiremeter::Query& q, wiremeter::JsonWriter& out);
 //   };
+//   // and on the worker, optionally: void worker_tick(uint64_t now_ns) noexcept;  (~10 Hz)
 //   WIREMETER_ANALYZER_PLUGIN(MyPlugin)
 //
 // The plugin's name, version and description come from its manifest (plugin.json) through the
@@ -46,6 +50,7 @@
 #include <vector>
 
 #include <wiremeter/json.hpp>
+#include <wiremeter/query.hpp>
 
 namespace wiremeter {
 
@@ -260,6 +265,37 @@ struct AnalyzerAdapter {
     }
   }
 
+  static void worker_tick(void* w, uint64_t now) {
+    if constexpr (requires(Worker& x, uint64_t t) { x.worker_tick(t); }) {
+      static_cast<Worker*>(w)->worker_tick(now);
+    }
+  }
+  static int query(void* p, void* const* w, uint32_t n, const char* path, const char* qs,
+                   const wm_json_sink* out) {
+    JsonWriter json;
+    int status = 404;
+    if constexpr (requires(P& x, std::span<Worker* const> s, std::string_view sv, const Query& q,
+                           JsonWriter& j) { x.query(s, sv, q, j); }) {
+      try {
+        status = plugin(p).query(workers(w, n), path, Query(qs), json);
+      } catch (const QueryError& e) {
+        json = JsonWriter();
+        json.begin_object().field("error", e.what()).end_object();
+        status = 400;
+      } catch (const std::exception& e) {
+        report(p, "query", e);
+        json = JsonWriter();
+        json.begin_object().field("error", e.what()).end_object();
+        status = 500;
+      }
+    }
+    if (status == 404 && json.str().empty()) {
+      json.begin_object().field("error", std::string("no such view: ") + path).end_object();
+    }
+    out->write(out->ctx, json.str().data(), json.str().size());
+    return status;
+  }
+
   static uint32_t flow_state_size() {
     if constexpr (HasFlowState<P>) {
       return sizeof(typename P::FlowState);
@@ -280,6 +316,8 @@ struct AnalyzerAdapter {
         &collect,
         &write_json,
         &on_tick,
+        &worker_tick,
+        &query,
     };
     static const wm_plugin_descriptor desc = {
         sizeof(wm_plugin_descriptor),

@@ -64,6 +64,8 @@ TEST(Config, ErrorsNameTheField) {
        "ports[1].name: port \"a\" is defined twice"},
       {R"({"ports": [{"name": "a", "devargs": "net_x0"}, {"name": "b", "devargs": "net_x0,k=v"}]})",
        "ports[1].devargs: device \"net_x0\" is already used by another port"},
+      {R"({"ports": [{"name": "a", "devargs": "03:00.0"}, {"name": "b", "devargs": "0000:03:00.0"}]})",
+       "ports[1].devargs: device \"0000:03:00.0\" is already used by another port"},
       {R"({"link": {"mode": "bridged"}})", "link.mode: must be"},
       {R"({"link": {"pairs": [{"name": "p", "ports": ["a", "b"]}]}})",
        "link.pairs[0].ports: no port named \"a\""},

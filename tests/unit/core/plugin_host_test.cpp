@@ -36,9 +36,25 @@ TEST_F(HostFixture, LoadsAGoodPlugin) {
   EXPECT_TRUE(seen);
 }
 
+TEST_F(HostFixture, LoadsAnAbi10PluginWithoutTheNewHooks) {
+  ASSERT_TRUE(host.load(dir + "/test_abi10.so")) << host.refused().back().reason;
+  auto slots = host.init_worker(0, 1);
+  ASSERT_EQ(slots.size(), 1u);
+  EXPECT_EQ(slots[0].worker_tick, nullptr);  // not read past the plugin's struct
+  std::string body;
+  EXPECT_EQ(host.query("abi10", "anything", "", body), 404);
+}
+
+TEST_F(HostFixture, PluginsWithoutAQueryHookAnswer404) {
+  ASSERT_TRUE(host.load(dir + "/test_good.so"));
+  std::string body;
+  EXPECT_EQ(host.query("good", "flows", "", body), 404);
+  EXPECT_EQ(host.query("nonexistent", "flows", "", body), 404);
+}
+
 TEST_F(HostFixture, RefusesEachBadPluginWithOneLine) {
   host.load_directory(dir);
-  EXPECT_EQ(host.loaded().size(), 1u);
+  EXPECT_EQ(host.loaded().size(), 2u);
   EXPECT_NE(reason_for("test_bad_major.so").find("ABI major 2 is not supported"), std::string::npos)
       << reason_for("test_bad_major.so");
   EXPECT_NE(reason_for("test_small_struct.so").find("descriptor struct is 24 bytes"),

@@ -12,4 +12,4 @@ static void* worker_init(void* p, const wm_worker_info* info) { (void)info; retu
 static void worker_fini(void* w) { (void)w; }
 static void on_batch(void* w, const wm_packet* p, uint32_t n) { (void)w; (void)p; (void)n; }
 static const wm_analyzer_hooks hooks = {sizeof(wm_analyzer_hooks), 8, worker_init, worker_fini,
-                                        on_batch, 0, 0, 0, 0};
+                                        on_batch, 0, 0, 0, 0, 0, 0};

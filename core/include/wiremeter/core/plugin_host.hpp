@@ -90,6 +90,10 @@ class PluginHost {
   // Control plane services.
   std::vector<MetricSample> collect();
   std::string plugin_json(const std::string& name);
+  // GET /api/v1/<name>/<path>?<query>: the plugin's query hook. Returns the HTTP status (404
+  // when the plugin has none) and the JSON body in `out`.
+  int query(const std::string& name, const std::string& path, const std::string& query_string,
+            std::string& out);
   void tick(uint64_t now_ns);
 
   const std::vector<std::unique_ptr<LoadedPlugin>>& loaded() const { return loaded_; }

@@ -52,6 +52,7 @@ struct AnalyzerSlot {
   const wm_analyzer_hooks* hooks = nullptr;
   void* worker_ctx = nullptr;
   uint32_t flow_state_offset = 0;  // this plugin's slice of the per-flow state area
+  void (*worker_tick)(void* worker, uint64_t now_ns) = nullptr;  // ABI 1.1, may be absent
 };
 
 struct WorkerConfig {
