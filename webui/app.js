@@ -354,7 +354,7 @@ function renderSystem(sys) {
 }
 
 const PORT_CELLS = ['name', 'driver', 'link', 'pair', 'rx-packets num', 'rx-bytes num',
-  'rx-pps num', 'rx-bps num', 'tx-packets num', 'tx-bytes num', 'tx-pps num', 'tx-bps num',
+  'rx-pps num', 'rx-bps num', 'rx-burst num', 'tx-packets num', 'tx-bytes num', 'tx-pps num', 'tx-bps num',
   'drops num', 'errors num'];
 
 function renderPorts(ports) {
@@ -370,17 +370,18 @@ function renderPorts(ports) {
     const link = up ? `up ${fmtSpeed(p.link.speed_mbps)}`.trim() : 'down';
     const values = [p.name, p.driver || '', link, p.pair || '–',
       fmtInt(s.rx_packets), fmtInt(s.rx_bytes), fmtSi(s.rx_pps), fmtSi(s.rx_bps),
-      fmtInt(s.tx_packets), fmtInt(s.tx_bytes), fmtSi(s.tx_pps), fmtSi(s.tx_bps),
+      fmtSi(s.rx_peak_1ms_bps), fmtInt(s.tx_packets), fmtInt(s.tx_bytes), fmtSi(s.tx_pps), fmtSi(s.tx_bps),
       fmtInt(drops), fmtInt(errors)];
     values.forEach((v, i) => setText(tr.cells[i], v));
     const c = tr.cells;
     c[0].title = `${p.mac || ''}\n${p.devargs || ''}`.trim();
     c[2].className = up ? 'link link-up' : 'link link-down';
-    c[12].className = drops ? 'drops num warn' : 'drops num';
-    c[12].title = `rx_missed ${fmtInt(s.rx_missed)}, rx_nombuf ${fmtInt(s.rx_nombuf)}, ` +
+    c[8].title = 'Microburst: bit rate in the busiest millisecond of the last complete second';
+    c[13].className = drops ? 'drops num warn' : 'drops num';
+    c[13].title = `rx_missed ${fmtInt(s.rx_missed)}, rx_nombuf ${fmtInt(s.rx_nombuf)}, ` +
         `tx_dropped ${fmtInt(s.tx_dropped)}`;
-    c[13].className = errors ? 'errors num bad' : 'errors num';
-    c[13].title = `rx_errors ${fmtInt(s.rx_errors)}, tx_errors ${fmtInt(s.tx_errors)}`;
+    c[14].className = errors ? 'errors num bad' : 'errors num';
+    c[14].title = `rx_errors ${fmtInt(s.rx_errors)}, tx_errors ${fmtInt(s.tx_errors)}`;
     return tr;
   });
   tbody.replaceChildren(...(rows.length ? rows : [emptyRow(PORT_CELLS.length, 'No ports')]));

@@ -647,6 +647,13 @@ std::string App::ports_json() {
       double v = pp && pp->HasMember(k) && (*pp)[k].IsNumber() ? (*pp)[k].GetDouble() : 0.0;
       w.field(k, v);
     }
+    double burst = 0;
+    if (pp && pp->HasMember("microbursts") && (*pp)["microbursts"].IsObject() &&
+        (*pp)["microbursts"].HasMember("peak_1ms_bps") &&
+        (*pp)["microbursts"]["peak_1ms_bps"].IsNumber()) {
+      burst = (*pp)["microbursts"]["peak_1ms_bps"].GetDouble();
+    }
+    w.field("rx_peak_1ms_bps", burst);
     w.end_object();
     w.key("size_histogram");
     if (pp && pp->HasMember("size_histogram")) {

@@ -1,5 +1,8 @@
 #include "port_plugin.hpp"
 
+#include <algorithm>
+#include <map>
+
 namespace wiremeter::port {
 
 size_t size_bucket(uint32_t len) {
@@ -9,6 +12,34 @@ size_t size_bucket(uint32_t len) {
   return kSizeBounds.size();
 }
 
+void BurstTracker::roll(uint64_t ms) noexcept {
+  if (cur_ms == 0) {  // first packet ever
+    cur_ms = ms;
+    cur_s = ms / 1000;
+    return;
+  }
+  if (ms <= cur_ms) return;  // time never goes back for us; late packets join the current ms
+  if (cur_ms_bytes > cur_s_peak.value()) cur_s_peak.set(cur_ms_bytes);
+  cur_ms = ms;
+  cur_ms_bytes = 0;
+  if (ms / 1000 != cur_s) {
+    publish(cur_s, cur_s_peak.value());
+    cur_s = ms / 1000;
+    cur_s_peak.set(0);
+  }
+}
+
+void BurstTracker::publish(uint64_t second, uint64_t peak) noexcept {
+  last_s.set(second);
+  last_s_peak.set(peak);
+  if (peak > max_peak.value()) {
+    max_peak.set(peak);
+    max_peak_s.set(second);
+  }
+  ring_s[second % kBurstHistory].set(second);
+  ring_peak[second % kBurstHistory].set(peak);
+}
+
 void PortWorker::on_batch(std::span<const wm_packet> packets) noexcept {
   for (const wm_packet& p : packets) {
     if (p.port >= kMaxPorts) continue;
@@ -16,6 +47,14 @@ void PortWorker::on_batch(std::span<const wm_packet> packets) noexcept {
     pp.packets.add(1);
     pp.bytes.add(p.wire_len);
     pp.sizes[size_bucket(p.wire_len)].add(1);
+    pp.burst.add(p.ts_ns, p.wire_len);
+    if (p.port >= ports_seen_) ports_seen_ = static_cast<uint16_t>(p.port + 1);
+  }
+}
+
+void PortWorker::worker_tick(uint64_t now_ns) noexcept {
+  for (uint16_t p = 0; p < ports_seen_; ++p) {
+    if (ports_[p].burst.cur_ms) ports_[p].burst.roll(now_ns / 1'000'000);
   }
 }
 
@@ -44,7 +83,11 @@ PortPlugin::PortPlugin(Host& host)
       sizes_(host.register_metric("wiremeter_port_frame_size_bytes",
                                   "Distribution of received frame sizes.", WM_METRIC_HISTOGRAM)),
       link_up_(host.register_metric("wiremeter_port_link_up", "1 when the port's link is up.",
-                                    WM_METRIC_GAUGE)) {}
+                                    WM_METRIC_GAUGE)),
+      burst_peak_(host.register_metric(
+          "wiremeter_port_rx_peak_1ms_bits_per_second",
+          "Microbursts: received bit rate in the busiest millisecond of the last complete second.",
+          WM_METRIC_GAUGE)) {}
 
 std::unique_ptr<PortWorker> PortPlugin::make_worker(const wm_worker_info&) {
   return std::make_unique<PortWorker>();
@@ -65,8 +108,36 @@ std::vector<PortPlugin::Totals> PortPlugin::totals(std::span<PortWorker* const> 
       t[p].rx_bytes += pp.bytes.value();
       for (size_t b = 0; b < kSizeBuckets; ++b) t[p].sizes[b] += pp.sizes[b].value();
     }
+    bursts(workers, p, t[p]);
   }
   return t;
+}
+
+// Workers see disjoint flows of a port, so their busiest milliseconds of the same second are
+// added: exact with one worker, an upper bound with several (their peaks may not coincide).
+void PortPlugin::bursts(std::span<PortWorker* const> workers, uint16_t p, Totals& t) const {
+  constexpr double kBitsPerMsByte = 8.0 * 1000.0;
+  std::map<uint64_t, uint64_t> by_second;
+  for (PortWorker* w : workers) {
+    if (!w) continue;
+    const BurstTracker& b = w->port(p).burst;
+    t.burst_second = std::max(t.burst_second, b.last_s.value());
+    if (b.max_peak.value() * kBitsPerMsByte > t.burst_max_bps) {
+      t.burst_max_bps = static_cast<double>(b.max_peak.value()) * kBitsPerMsByte;
+      t.burst_max_second = b.max_peak_s.value();
+    }
+    for (size_t i = 0; i < kBurstHistory; ++i) {
+      if (uint64_t s = b.ring_s[i].value()) by_second[s] += b.ring_peak[i].value();
+    }
+  }
+  if (auto it = by_second.find(t.burst_second); it != by_second.end()) {
+    t.burst_peak_bps = static_cast<double>(it->second) * kBitsPerMsByte;
+  }
+  for (auto& [s, peak] : by_second) {
+    if (s + kBurstHistory > t.burst_second) {
+      t.burst_history.emplace_back(s, static_cast<double>(peak) * kBitsPerMsByte);
+    }
+  }
 }
 
 void PortPlugin::collect(std::span<PortWorker* const> workers, MetricSink& sink) {
@@ -88,6 +159,7 @@ void PortPlugin::collect(std::span<PortWorker* const> workers, MetricSink& sink)
     sink.sample(errors_, Labels{{"port", port}, {"direction", "tx"}},
                 static_cast<double>(t.info.tx_errors));
     sink.sample(link_up_, l, t.info.link_up ? 1.0 : 0.0);
+    sink.sample(burst_peak_, l, t.burst_peak_bps);
     std::array<uint64_t, kSizeBuckets> cumulative{};
     uint64_t running = 0;
     for (size_t b = 0; b < kSizeBuckets; ++b) {
@@ -147,6 +219,14 @@ void PortPlugin::write_json(std::span<PortWorker* const> workers, JsonWriter& ou
         .field("rx", x.info.rx_errors)
         .field("tx", x.info.tx_errors)
         .end_object();
+    out.key("microbursts").begin_object()
+        .field("second", x.burst_second)
+        .field("peak_1ms_bps", x.burst_peak_bps)
+        .field("max_peak_1ms_bps", x.burst_max_bps)
+        .field("max_peak_second", x.burst_max_second);
+    out.key("history").begin_array();
+    for (auto& [s, bps] : x.burst_history) out.begin_array().value(s).value(bps).end_array();
+    out.end_array().end_object();
     out.key("size_histogram").begin_array();
     for (size_t b = 0; b < kSizeBuckets; ++b) {
       out.begin_object();

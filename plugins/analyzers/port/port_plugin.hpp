@@ -22,19 +22,46 @@ inline constexpr uint16_t kMaxPorts = 64;
 
 size_t size_bucket(uint32_t frame_len);
 
+// Seconds of per-second microburst peaks kept for the history view.
+inline constexpr size_t kBurstHistory = 64;
+
+// Microbursts: the busiest millisecond of each second. A link that averages 10% can still drop
+// frames when it runs at line rate for a few milliseconds; the 1 s average hides that.
+// Worker-only state, except the published Counters.
+struct BurstTracker {
+  void add(uint64_t ts_ns, uint32_t bytes) noexcept {
+    uint64_t ms = ts_ns / 1'000'000;
+    if (ms != cur_ms) roll(ms);
+    cur_ms_bytes += bytes;
+  }
+  // Closes the current millisecond (and second) once time has moved on; also called from
+  // worker_tick so that a link that fell silent still reports its last second.
+  void roll(uint64_t ms) noexcept;
+  void publish(uint64_t second, uint64_t peak_bytes) noexcept;
+
+  uint64_t cur_ms = 0, cur_ms_bytes = 0, cur_s = 0;
+  Counter cur_s_peak;                 // peak so far in the second in progress
+  Counter last_s, last_s_peak;        // the last complete second and its peak (bytes in 1 ms)
+  Counter max_peak, max_peak_s;       // the busiest millisecond seen, and its second
+  std::array<Counter, kBurstHistory> ring_s, ring_peak;  // recent seconds, by second % size
+};
+
 // Per-worker counters. Written by the owning worker only.
 class PortWorker {
  public:
   struct PerPort {
     Counter packets, bytes;
     std::array<Counter, kSizeBuckets> sizes;
+    BurstTracker burst;
   };
 
   void on_batch(std::span<const wm_packet> packets) noexcept;
+  void worker_tick(uint64_t now_ns) noexcept;
   const PerPort& port(uint16_t p) const { return ports_[p]; }
 
  private:
   std::array<PerPort, kMaxPorts> ports_;
+  uint16_t ports_seen_ = 0;  // highest port index seen + 1: worker_tick only visits these
 };
 
 class PortPlugin {
@@ -53,8 +80,14 @@ class PortPlugin {
     uint64_t rx_packets = 0, rx_bytes = 0;
     std::array<uint64_t, kSizeBuckets> sizes{};
     wm_port_info info{};
+    // Microbursts, combined over workers (see bursts()).
+    uint64_t burst_second = 0;
+    double burst_peak_bps = 0, burst_max_bps = 0;
+    uint64_t burst_max_second = 0;
+    std::vector<std::pair<uint64_t, double>> burst_history;  // (second, peak bit/s), oldest first
   };
   std::vector<Totals> totals(std::span<PortWorker* const> workers) const;
+  void bursts(std::span<PortWorker* const> workers, uint16_t port, Totals& t) const;
 
   struct Rate {
     uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
@@ -62,7 +95,8 @@ class PortPlugin {
   };
 
   Host& host_;
-  int rx_packets_, rx_bytes_, tx_packets_, tx_bytes_, dropped_, errors_, sizes_, link_up_;
+  int rx_packets_, rx_bytes_, tx_packets_, tx_bytes_, dropped_, errors_, sizes_, link_up_,
+      burst_peak_;
   uint64_t last_tick_ns_ = 0;
   std::vector<Rate> rates_;
 };

@@ -85,3 +85,40 @@ TEST(PortPlugin, RegistersValidMetricNames) {
 
 }  // namespace
 }  // namespace wiremeter::port
+
+namespace wiremeter::port {
+namespace {
+
+TEST(PortPlugin, MicroburstIsTheBusiestMillisecondOfTheSecond) {
+  testing::FakeHost host;
+  host.add_port("lan");
+  testing::PluginHarness h(wiremeter_plugin_register(), host, 1);
+  constexpr uint64_t kS = 1'000'000'000ull, kMs = 1'000'000ull;
+  auto at = [](uint64_t ts, size_t payload) {
+    return testing::PacketBuilder().port(0).timestamp_ns(ts).ipv4("198.18.0.1", "198.18.0.2")
+        .udp(1, 2).payload_size(payload).build();
+  };
+  // Second 100: ten 1000-byte frames in ms 3 (a burst), one frame in ms 500.
+  std::vector<testing::BuiltPacket> keep;
+  std::vector<wm_packet> batch;
+  for (int i = 0; i < 10; ++i) keep.push_back(at(100 * kS + 3 * kMs + i, 1000 - 42));
+  keep.push_back(at(100 * kS + 500 * kMs, 1000 - 42));
+  keep.push_back(at(101 * kS + 1 * kMs, 100));  // the next second closes second 100
+  for (auto& k : keep) batch.push_back(k.view);
+  h.batch(0, batch);
+  std::string json = h.json();
+  // 10 x 1000 bytes in 1 ms = 80 Mbit/s.
+  EXPECT_NE(json.find("\"second\":100,\"peak_1ms_bps\":8e+07"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"max_peak_1ms_bps\":8e+07"), std::string::npos) << json;
+  bool metric = false;
+  for (auto& s : h.collect()) {
+    if (s.metric == "wiremeter_port_rx_peak_1ms_bits_per_second") {
+      EXPECT_EQ(s.value, 80e6);
+      metric = true;
+    }
+  }
+  EXPECT_TRUE(metric);
+}
+
+}  // namespace
+}  // namespace wiremeter::port
