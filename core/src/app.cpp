@@ -17,6 +17,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 #include <wiremeter/json.hpp>
+#include <wiremeter/query.hpp>
 
 #include "wiremeter/core/log.hpp"
 #include "wiremeter/core/version.hpp"
@@ -213,6 +214,9 @@ int App::run() {
     return 1;
   }
   dataplane_ = std::move(dp.value());
+  plugins_->set_series_service([this](const std::string& series, double value) {
+    return history_.record(series, now_ns() / 1'000'000'000ull, value);
+  });
   plugins_->set_port_services([this] { return dataplane_->port_count(); },
                               [this](uint16_t p, wm_port_info& out) {
                                 return dataplane_->port_info(p, out);
@@ -293,6 +297,10 @@ void App::tick() {
   last_tick_ns_ = now;
   last_packets_ = t.packets;
   last_bytes_ = t.bytes;
+  uint64_t second = now / 1'000'000'000ull;
+  history_.record("totals.pps", second, pps_);
+  history_.record("totals.bps", second, bps_);
+  history_.record("flows.active", second, static_cast<double>(t.flows_active));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -490,6 +498,12 @@ int App::handle_api(mg_connection* conn) {
   if (path == "ports" && method == "GET") return send_response(conn, 200, ports_json()), 200;
   if (path == "plugins" && method == "GET") return send_response(conn, 200, plugins_json()), 200;
   if (path == "stats" && method == "GET") return send_response(conn, 200, stats_json()), 200;
+  if (path == "history" && method == "GET") {
+    std::string body;
+    int status = history_json(ri->query_string ? ri->query_string : "", body);
+    send_response(conn, status, body);
+    return status;
+  }
   if (path.rfind("stats/", 0) == 0 && method == "GET") {
     std::string name = path.substr(6);
     if (!plugins_->find(name)) return send_error(conn, 404, "no plugin named " + name), 404;
@@ -583,6 +597,57 @@ int App::handle_api(mg_connection* conn) {
 
 // ---------------------------------------------------------------------------------------------
 // JSON views
+
+// GET /api/v1/history?series=totals.bps&from=-600&to=0&points=600. from/to are Unix seconds, or
+// relative to now when zero or negative. Without `series`, lists the series names.
+int App::history_json(const std::string& query_string, std::string& out) {
+  using wiremeter::Query;
+  using wiremeter::QueryError;
+  JsonWriter w;
+  try {
+    Query q(query_string);
+    q.allow_only({"series", "from", "to", "points"});
+    auto series = q.get("series");
+    if (!series) {
+      w.begin_object().key("series").begin_array();
+      for (auto& n : history_.names()) w.value(n);
+      w.end_array().end_object();
+      out = w.str();
+      return 200;
+    }
+    int64_t now = static_cast<int64_t>(now_ns() / 1'000'000'000ull);
+    auto when = [&](const char* key, int64_t fallback) {
+      auto v = q.get(key);
+      if (!v) return fallback;
+      char* end = nullptr;
+      long long n = std::strtoll(v->c_str(), &end, 10);
+      if (v->empty() || *end) throw QueryError(std::string(key) + ": expected seconds");
+      return n <= 0 ? now + static_cast<int64_t>(n) : static_cast<int64_t>(n);
+    };
+    int64_t from = when("from", now - 600);
+    int64_t to = when("to", now);
+    if (from > to) throw QueryError("from: must not be after to");
+    size_t points = q.get_uint("points", 600, 1, 5000);
+    auto r = history_.query(*series, static_cast<uint64_t>(std::max<int64_t>(from, 0)),
+                            static_cast<uint64_t>(std::max<int64_t>(to, 0)), points);
+    if (!r) {
+      w.begin_object().field("error", "series: no series named " + *series).end_object();
+      out = w.str();
+      return 404;
+    }
+    w.begin_object().field("series", *series).field("step_s", r->step_s);
+    w.key("points").begin_array();
+    for (auto& p : r->points) w.begin_array().value(p.t).value(p.avg).value(p.max).end_array();
+    w.end_array().end_object();
+    out = w.str();
+    return 200;
+  } catch (const QueryError& e) {
+    w = JsonWriter();
+    w.begin_object().field("error", e.what()).end_object();
+    out = w.str();
+    return 400;
+  }
+}
 
 std::string App::system_json() {
   char host[256] = {};

@@ -62,6 +62,11 @@ struct HostApiImpl {
     LoadedPlugin& p = plugin(h);
     return p.owner->port_count_ ? p.owner->port_count_() : 0;
   }
+  static int record_series(void* h, const char* name, double value) {
+    LoadedPlugin& p = plugin(h);
+    if (!name || !*name || !p.owner->series_) return -1;
+    return p.owner->series_(std::string(p.desc->name) + "." + name, value) ? 0 : -1;
+  }
   static int port_info(void* h, uint16_t port, wm_port_info* out) {
     LoadedPlugin& p = plugin(h);
     if (!out || out->struct_size < sizeof(wm_port_info) || !p.owner->port_info_) return -1;
@@ -189,6 +194,7 @@ bool PluginHost::load(const std::string& path) {
   p->api.register_metric = &HostApiImpl::register_metric;
   p->api.port_count = &HostApiImpl::port_count;
   p->api.port_info = &HostApiImpl::port_info;
+  p->api.record_series = &HostApiImpl::record_series;
 
   char err[256] = {};
   size_t families_before = families_.size();

@@ -32,6 +32,16 @@ rx=$(awk '/^wiremeter_port_rx_packets_total\{port="demo0"\}/ {print $2}' "$tmp/m
 [ "${rx%.*}" -gt 0 ] 2>/dev/null || fail "demo port counted no packets ($rx)"
 echo "ok: promtool check metrics passes; demo0 rx $rx packets"
 
+# The same numbers as history for the graphs, at 1 s resolution.
+jar=$tmp/cookies
+login_admin "http://127.0.0.1:$port" "$jar"
+hist=$(api "$jar" GET "http://127.0.0.1:$port/api/v1/history?series=port.demo0.rx_bps&from=-60")
+jq -e '.step_s == 1 and (.points | length) >= 1 and (.points | map(.[1]) | max) > 0' <<<"$hist" \
+  >/dev/null || fail "no rx_bps history: $hist"
+api "$jar" GET "http://127.0.0.1:$port/api/v1/history" | jq -e '.series | index("totals.bps")' \
+  >/dev/null || fail "totals.bps not listed"
+echo "ok: history has $(jq '.points | length' <<<"$hist") points of port.demo0.rx_bps"
+
 # A real Prometheus scrapes us.
 pport=$(free_port)
 cat >"$tmp/prometheus.yml" <<YML

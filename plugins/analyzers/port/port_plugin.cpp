@@ -85,8 +85,8 @@ PortPlugin::PortPlugin(Host& host)
       link_up_(host.register_metric("wiremeter_port_link_up", "1 when the port's link is up.",
                                     WM_METRIC_GAUGE)),
       burst_peak_(host.register_metric(
-          "wiremeter_port_rx_peak_1ms_bits_per_second",
-          "Microbursts: received bit rate in the busiest millisecond of the last complete second.",
+          "wiremeter_port_rx_peak_1ms_bytes_per_second",
+          "Microbursts: received rate in the busiest millisecond of the last complete second.",
           WM_METRIC_GAUGE)) {}
 
 std::unique_ptr<PortWorker> PortPlugin::make_worker(const wm_worker_info&) {
@@ -159,7 +159,7 @@ void PortPlugin::collect(std::span<PortWorker* const> workers, MetricSink& sink)
     sink.sample(errors_, Labels{{"port", port}, {"direction", "tx"}},
                 static_cast<double>(t.info.tx_errors));
     sink.sample(link_up_, l, t.info.link_up ? 1.0 : 0.0);
-    sink.sample(burst_peak_, l, t.burst_peak_bps);
+    sink.sample(burst_peak_, l, t.burst_peak_bps / 8);  // Prometheus' base unit is bytes
     std::array<uint64_t, kSizeBuckets> cumulative{};
     uint64_t running = 0;
     for (size_t b = 0; b < kSizeBuckets; ++b) {
@@ -183,6 +183,13 @@ void PortPlugin::on_tick(std::span<PortWorker* const> workers, uint64_t now_ns) 
       r.rx_bps = static_cast<double>(t[p].rx_bytes - r.rx_bytes) * 8 / dt;
       r.tx_pps = static_cast<double>(t[p].info.tx_packets - r.tx_packets) / dt;
       r.tx_bps = static_cast<double>(t[p].info.tx_bytes - r.tx_bytes) * 8 / dt;
+    }
+    if (dt > 0) {
+      host_.record_series(t[p].name + ".rx_bps", r.rx_bps);
+      host_.record_series(t[p].name + ".tx_bps", r.tx_bps);
+      host_.record_series(t[p].name + ".rx_pps", r.rx_pps);
+      host_.record_series(t[p].name + ".tx_pps", r.tx_pps);
+      host_.record_series(t[p].name + ".rx_peak_1ms_bps", t[p].burst_peak_bps);
     }
     r.rx_packets = t[p].rx_packets;
     r.rx_bytes = t[p].rx_bytes;

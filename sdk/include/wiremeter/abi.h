@@ -175,6 +175,12 @@ typedef struct wm_host_api {
   uint16_t (*port_count)(void* host);
   /* Fills `out` (whose struct_size the caller sets). Returns 0, or -1 for an unknown port. */
   int (*port_info)(void* host, uint16_t port, wm_port_info* out);
+
+  /* ---- ABI 1.1 (check struct_size before use) ---- */
+  /* Adds this second's value to the time series "<plugin>.<name>" (1 s resolution, downsampled
+   * for longer history; see GET /api/v1/history). Call from on_tick. Returns 0, or -1 when the
+   * host's series limit is reached. */
+  int (*record_series)(void* host, const char* name, double value);
 } wm_host_api;
 
 /* Where collect() puts its samples. Label names/values are parallel arrays of n_labels. */

@@ -36,6 +36,7 @@
 #include <wiremeter/abi.h>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -118,6 +119,16 @@ class Host {
     info.struct_size = sizeof info;
     if (api_->port_info(api_->host, port, &info) != 0) return std::nullopt;
     return info;
+  }
+
+  // Adds this second's value to the time series "<plugin>.<name>". Quietly does nothing on a
+  // host older than ABI 1.1.
+  void record_series(const std::string& name, double value) const {
+    if (api_->struct_size < offsetof(wm_host_api, record_series) + sizeof(api_->record_series) ||
+        !api_->record_series) {
+      return;
+    }
+    api_->record_series(api_->host, name.c_str(), value);
   }
 
   const wm_host_api* raw() const { return api_; }

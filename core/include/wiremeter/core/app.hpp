@@ -13,6 +13,7 @@
 #include "wiremeter/core/auth.hpp"
 #include "wiremeter/core/config.hpp"
 #include "wiremeter/core/dataplane.hpp"
+#include "wiremeter/core/history.hpp"
 #include "wiremeter/core/plugin_host.hpp"
 
 struct mg_context;
@@ -62,6 +63,7 @@ class App {
   std::string plugins_json();
   std::string stats_json();
   std::string metrics_text();
+  int history_json(const std::string& query_string, std::string& out);
 
   AppOptions options_;
   std::mutex config_mutex_;
@@ -75,6 +77,7 @@ class App {
   std::chrono::steady_clock::time_point run_start_, run_end_;  // workers running, for reports
 
   // Rates, recomputed by tick() once a second.
+  History history_;
   std::mutex rates_mutex_;
   uint64_t last_tick_ns_ = 0;
   uint64_t last_packets_ = 0;

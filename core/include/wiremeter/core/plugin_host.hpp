@@ -65,10 +65,12 @@ class PluginHost {
   using PortCountFn = std::function<uint16_t()>;
   using PortInfoFn = std::function<bool(uint16_t, wm_port_info&)>;
   using LogFn = std::function<void(int level, const std::string& line)>;
+  using SeriesFn = std::function<bool(const std::string& series, double value)>;
 
   PluginHost(ConfigFn config, LogFn log);
   ~PluginHost();
 
+  void set_series_service(SeriesFn fn) { series_ = std::move(fn); }
   void set_port_services(PortCountFn count, PortInfoFn info) {
     port_count_ = std::move(count);
     port_info_ = std::move(info);
@@ -112,6 +114,7 @@ class PluginHost {
   LogFn log_;
   PortCountFn port_count_;
   PortInfoFn port_info_;
+  SeriesFn series_;
   std::vector<std::unique_ptr<LoadedPlugin>> loaded_;
   std::vector<RefusedPlugin> refused_;
   std::vector<MetricFamilyDef> families_;

@@ -112,8 +112,8 @@ TEST(PortPlugin, MicroburstIsTheBusiestMillisecondOfTheSecond) {
   EXPECT_NE(json.find("\"max_peak_1ms_bps\":8e+07"), std::string::npos) << json;
   bool metric = false;
   for (auto& s : h.collect()) {
-    if (s.metric == "wiremeter_port_rx_peak_1ms_bits_per_second") {
-      EXPECT_EQ(s.value, 80e6);
+    if (s.metric == "wiremeter_port_rx_peak_1ms_bytes_per_second") {
+      EXPECT_EQ(s.value, 10e6);
       metric = true;
     }
   }

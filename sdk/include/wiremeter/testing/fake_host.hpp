@@ -63,6 +63,10 @@ class FakeHost {
     api_.port_count = [](void* h) {
       return static_cast<uint16_t>(static_cast<FakeHost*>(h)->ports.size());
     };
+    api_.record_series = [](void* h, const char* name, double value) {
+      static_cast<FakeHost*>(h)->series[name ? name : ""].push_back(value);
+      return 0;
+    };
     api_.port_info = [](void* h, uint16_t p, wm_port_info* out) {
       auto* self = static_cast<FakeHost*>(h);
       if (p >= self->ports.size() || !out || out->struct_size < sizeof(wm_port_info)) return -1;
@@ -98,6 +102,7 @@ class FakeHost {
   std::vector<wm_port_info> ports;
   std::vector<std::string> port_names;
   std::string config = "{}";
+  std::map<std::string, std::vector<double>> series;  // record_series() calls, by name
   uint64_t now_ns = 1'700'000'000'000'000'000ull;
 
  private:

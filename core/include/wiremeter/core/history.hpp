@@ -1,0 +1,69 @@
+// Time series for the graphs: 1 s resolution for recent history, downsampled for longer.
+//
+// Each series keeps three rings: 600 points of 1 s (10 minutes), 1440 of 1 min (a day) and
+// 720 of 1 h (30 days). A coarser point holds the average and the maximum of the finer points
+// it covers, so a 1-second spike stays visible in a day-long graph. Memory is fixed per series
+// (about 44 KiB) and the number of series is capped.
+//
+// Thread-safe: record() from the control plane's tick, query() from web threads.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace wiremeter::core {
+
+struct HistoryPoint {
+  uint64_t t;   // start of the interval, Unix seconds
+  double avg;
+  double max;
+};
+
+struct HistoryLevel {
+  uint32_t step_s;
+  uint32_t points;
+};
+
+inline constexpr HistoryLevel kHistoryLevels[] = {{1, 600}, {60, 1440}, {3600, 720}};
+inline constexpr size_t kMaxHistorySeries = 512;
+
+class History {
+ public:
+  // Adds the value for second `t` to `series`. Seconds must not go backwards per series; a
+  // repeated second replaces the previous value. Returns false when the series cap is reached.
+  bool record(const std::string& series, uint64_t t, double value);
+
+  // Points of `series` in [from, to], at the finest resolution that covers `from` and yields at
+  // most `max_points` (coarser otherwise). nullopt for an unknown series.
+  struct Result {
+    uint32_t step_s;
+    std::vector<HistoryPoint> points;
+  };
+  std::optional<Result> query(const std::string& series, uint64_t from, uint64_t to,
+                              size_t max_points) const;
+
+  std::vector<std::string> names() const;
+
+ private:
+  struct Ring {
+    std::vector<HistoryPoint> buf;  // indexed by (t / step) % size
+    // The interval being filled (coarser levels only).
+    uint64_t open_t = UINT64_MAX;
+    double sum = 0, max = 0;
+    uint32_t count = 0;
+  };
+  struct Series {
+    Ring levels[3];
+    uint64_t last_t = 0;
+  };
+  static void put(Ring& r, const HistoryLevel& lvl, const HistoryPoint& p);
+
+  mutable std::mutex mutex_;
+  std::map<std::string, Series> series_;
+};
+
+}  // namespace wiremeter::core
