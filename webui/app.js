@@ -318,21 +318,23 @@ async function tick() {
   const gen = session.gen;
   const linkVer = linkState.ver;
   const started = performance.now();
-  const paths = ['/system', '/ports', '/link-modes', '/stats'];
+  const paths = ['/system', '/ports', '/link-modes', '/stats',
+    '/history?series=totals.bps&from=-600&points=600'];
   if (poll.count++ % PLUGINS_EVERY === 0) paths.push('/plugins');
   try {
     const results = await Promise.allSettled(paths.map((p) => api('GET', p)));
     if (gen !== session.gen) return;
     const errors = results.filter((r) => r.status === 'rejected').map((r) => r.reason);
     if (errors.some(handleAuthError)) return;
-    const [sys, ports, modes, stats, plugins] =
+    const [sys, ports, modes, stats, hist, plugins] =
         results.map((r) => (r.status === 'fulfilled' ? r.value : null));
     if (sys) renderSystem(sys);
     if (ports) renderPorts(ports.ports || []);
     if (modes && linkVer === linkState.ver) renderLinkModes(modes);
     if (stats) renderStats(stats);
+    if (hist) renderTraffic(hist);
     if (plugins) renderPlugins(plugins);
-    if (paths.length > 4 && !plugins) poll.count = 0;  // Retry plugins next tick.
+    if (paths.length > 5 && !plugins) poll.count = 0;  // Retry plugins next tick.
     setError($('#banner'), errors.length ? `Update failed: ${errors[0].message}` : '');
   } finally {
     poll.busy = false;
@@ -341,6 +343,30 @@ async function tick() {
 }
 
 // ---- Renderers --------------------------------------------------------------
+
+const SVG_NS = 'http://www.w3.org/2000/svg';
+
+/** Bit rate over the last 10 minutes: the average line, and the per-interval peaks shaded. */
+function renderTraffic(hist) {
+  const svg = $('#traffic-chart');
+  const pts = hist.points || [];
+  const w = 600;
+  const h = 120;
+  const top = Math.max(1, ...pts.map((p) => p[2]));
+  const now = pts.length ? pts[pts.length - 1][0] : 0;
+  const x = (t) => w - ((now - t) / 600) * w;
+  const y = (v) => h - (v / top) * (h - 4);
+  const line = pts.map((p, i) => `${i ? 'L' : 'M'}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`);
+  const peak = pts.map((p, i) => `${i ? 'L' : 'M'}${x(p[0]).toFixed(1)},${y(p[2]).toFixed(1)}`);
+  const mk = (cls, d) => {
+    const path = document.createElementNS(SVG_NS, 'path');
+    path.setAttribute('class', cls);
+    path.setAttribute('d', d || 'M0,0');
+    return path;
+  };
+  svg.replaceChildren(mk('chart-peak', peak.join('')), mk('chart-avg', line.join('')));
+  setText($('#traffic-max'), `· peak ${fmtSi(top, 'bit/s')}`);
+}
 
 function renderSystem(sys) {
   setText($('#sys-id'), sys.system_id || '–');
