@@ -160,13 +160,13 @@ int run(int argc, char** argv) {
   ports[0].mode = &sink;
   ports[0].link = cap.link;
 
-  core::PluginHost host([](const std::string&) { return std::string("{}"); },
-                        [](int level, const std::string& line) {
-                          if (level <= WM_LOG_WARN) {
-                            std::fprintf(stderr, "pipeline_benchmark: %s\n", line.c_str());
-                          }
-                        });
-  host.set_port_services([] { return uint16_t{1}; },
+  auto make_host = [] {
+    auto h = std::make_unique<core::PluginHost>(
+        [](const std::string&) { return std::string("{}"); },
+        [](int level, const std::string& line) {
+          if (level <= WM_LOG_WARN) std::fprintf(stderr, "pipeline_benchmark: %s\n", line.c_str());
+        });
+    h->set_port_services([] { return uint16_t{1}; },
                          [](uint16_t port, wm_port_info& out) {
                            if (port != 0) return false;
                            out.id = 0;
@@ -175,6 +175,10 @@ int run(int argc, char** argv) {
                            out.driver = "memory";
                            return true;
                          });
+    return h;
+  };
+  std::unique_ptr<core::PluginHost> host_ptr = make_host();
+  core::PluginHost& host = *host_ptr;
   host.load_directory(plugin_dir);
   std::string names;
   for (auto& p : host.loaded()) {
@@ -190,11 +194,25 @@ int run(int argc, char** argv) {
   core::Worker with_plugins(plugin_cfg, &ports, host.init_worker(0, 1));
 
   std::string what = file_name(pcap) + " " + std::to_string(cap.frames.size()) + " pkts";
-  Pipeline pipelines[] = {
+  std::vector<Pipeline> pipelines = {
       {"pipeline/no_plugins", &bare, what},
       {"pipeline/all_plugins", &with_plugins,
        what + ", plugins: " + (names.empty() ? "none" : names)},
   };
+  // Each analyzer alone: its cost per packet is its time minus no_plugins.
+  std::vector<std::unique_ptr<core::PluginHost>> single_hosts;
+  std::vector<std::unique_ptr<core::Worker>> single_workers;
+  for (auto& p : host.loaded()) {
+    if (!p->is_analyzer()) continue;
+    auto h = make_host();
+    if (!h->load(p->path)) continue;
+    core::WorkerConfig cfg = bare_cfg;
+    cfg.flow_state_bytes = h->flow_state_bytes();
+    single_workers.push_back(std::make_unique<core::Worker>(cfg, &ports, h->init_worker(0, 1)));
+    pipelines.push_back({std::string("pipeline/only_") + p->desc->name,
+                         single_workers.back().get(), what});
+    single_hosts.push_back(std::move(h));
+  }
   for (const Pipeline& p : pipelines) {
     benchmark::RegisterBenchmark(p.name.c_str(), BM_Pipeline, &p, &mbufs)->UseRealTime();
   }
@@ -204,7 +222,15 @@ int run(int argc, char** argv) {
   // Plugins see their flows end and their worker contexts go before they are unloaded.
   bare.shutdown();
   with_plugins.shutdown();
+  with_plugins.release_plugins();
   host.forget_workers();
+  for (size_t i = 0; i < single_workers.size(); ++i) {
+    single_workers[i]->shutdown();
+    single_workers[i]->release_plugins();
+    single_hosts[i]->forget_workers();
+  }
+  single_workers.clear();
+  single_hosts.clear();
   rte_pktmbuf_free_bulk(mbufs.data(), static_cast<unsigned>(mbufs.size()));
   rte_mempool_free(pool);
   std::string runtime_dir = rte_eal_get_runtime_dir();

@@ -20,13 +20,24 @@ function(wiremeter_add_plugin name)
   if(NOT manifest_name STREQUAL name)
     message(FATAL_ERROR "wiremeter_add_plugin(${name}): manifest names the plugin '${manifest_name}'")
   endif()
-  set(defs WM_PLUGIN_NAME="${manifest_name}" WM_PLUGIN_VERSION="${manifest_version}"
-      WM_PLUGIN_DESCRIPTION="${manifest_description}")
+  # The manifest reaches the code through a generated header rather than -D flags: descriptions
+  # hold quotes, apostrophes and parentheses that no build tool quotes reliably on a command line.
+  set(manifest_header ${CMAKE_CURRENT_BINARY_DIR}/wm_plugin_manifest_${name}.h)
+  set(header_text "/* Generated from ${ARG_MANIFEST} by wiremeter_add_plugin(). */\n")
+  foreach(field NAME VERSION DESCRIPTION)
+    string(TOLOWER ${field} lower)
+    set(value "${manifest_${lower}}")
+    string(REPLACE "\\" "\\\\" value "${value}")
+    string(REPLACE "\"" "\\\"" value "${value}")
+    string(APPEND header_text "#define WM_PLUGIN_${field} \"${value}\"\n")
+  endforeach()
+  file(GENERATE OUTPUT ${manifest_header} CONTENT "${header_text}")
+  set(manifest_include "SHELL:-include ${manifest_header}")
 
   set(target wm_${name})
   add_library(${target} MODULE ${ARG_SOURCES})
   target_link_libraries(${target} PRIVATE wiremeter::sdk)
-  target_compile_definitions(${target} PRIVATE ${defs})
+  target_compile_options(${target} PRIVATE "${manifest_include}")
   # Only the registration function is exported; everything else stays private to the plugin.
   set_target_properties(${target} PROPERTIES PREFIX "lib" CXX_VISIBILITY_PRESET hidden
                         VISIBILITY_INLINES_HIDDEN ON)
@@ -46,7 +57,8 @@ function(wiremeter_add_plugin name)
     target_link_libraries(${test_target} PRIVATE wiremeter::sdk wiremeter::sdk_testing
                           GTest::gtest_main)
     target_include_directories(${test_target} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
-    target_compile_definitions(${test_target} PRIVATE ${defs} WM_PLUGIN_UNDER_TEST=1)
+    target_compile_options(${test_target} PRIVATE "${manifest_include}")
+    target_compile_definitions(${test_target} PRIVATE WM_PLUGIN_UNDER_TEST=1)
     if(COMMAND wiremeter_warnings)
       wiremeter_warnings(${test_target})
     endif()
