@@ -20,6 +20,7 @@ constexpr uint8_t kProtoUdp = 17;
 constexpr uint8_t kProtoIcmpv6 = 58;
 constexpr uint8_t kProtoSctp = 132;
 constexpr uint8_t kProtoUdpLite = 136;
+constexpr uint8_t kProtoIpv6InIpv4 = 41;
 
 // IPv6 extension headers we walk. ESP (50) ends the walk: what follows is encrypted.
 constexpr uint8_t kExtHopByHop = 0;
@@ -50,6 +51,8 @@ DecodeError fail(wm_packet& out, DecodeError e) {
   out.decode_error = static_cast<uint8_t>(e);
   return e;
 }
+
+DecodeError decode_ipv6(Cursor c, wm_packet& out);
 
 DecodeError decode_l4(Cursor c, uint32_t l4_end, wm_packet& out) {
   // l4_end: end of the L4 segment per the IP header, clipped to what was captured.
@@ -153,6 +156,15 @@ DecodeError decode_ipv4(Cursor c, wm_packet& out) {
   uint32_t l4_end = c.off + total;
   if (l4_end > c.cap) l4_end = c.cap;
   c.off += ihl;
+  if (out.l4_proto == kProtoIpv6InIpv4 && frag_offset == 0 && !more_fragments &&
+      !(out.flags & WM_PKT_TUNNELED) && c.has(40) && (c.data[c.off] >> 4) == 6) {
+    // 6in4 (RFC 4213): the conversation is the inner IPv6 one, as nDPI and tshark see it.
+    // Only one level is unwrapped, which also bounds the work for nested tunnels.
+    out.flags = (out.flags & ~static_cast<uint32_t>(WM_PKT_IPV4)) | WM_PKT_TUNNELED;
+    out.ether_type = kEthIpv6;
+    Cursor inner{c.data, l4_end, c.off};
+    return decode_ipv6(inner, out);
+  }
   if (frag_offset != 0 || more_fragments) {
     out.flags |= WM_PKT_FRAGMENT;
     if (frag_offset != 0) {

@@ -187,7 +187,7 @@ bool FlowTable::track(wm_packet& pkt) noexcept {
       continue;
     }
     ++f.packets[dir];
-    f.bytes[dir] += pkt.cap_len;
+    f.bytes[dir] += pkt.wire_len;
     if (pkt.ts_ns > f.last_ns) f.last_ns = pkt.ts_ns;
     uint32_t now_s = static_cast<uint32_t>(pkt.ts_ns / 1'000'000'000ull);
     if (now_s != r->relinked_s && head_[r->timeout_class] != idx) {
@@ -213,7 +213,7 @@ bool FlowTable::track(wm_packet& pkt) noexcept {
   f.id = next_id_++;
   f.first_ns = f.last_ns = pkt.ts_ns;
   f.packets[0] = 1;
-  f.bytes[0] = pkt.cap_len;
+  f.bytes[0] = pkt.wire_len;
   std::memcpy(f.addr[0], pkt.src_addr, 16);
   std::memcpy(f.addr[1], pkt.dst_addr, 16);
   f.port[0] = pkt.src_port;

@@ -68,6 +68,7 @@ enum wm_packet_flags {
   WM_PKT_BROADCAST = 1u << 6,      /* destination MAC ff:ff:ff:ff:ff:ff */
   WM_PKT_MULTICAST = 1u << 7,      /* group bit set in destination MAC, not broadcast */
   WM_PKT_ARP = 1u << 8,
+  WM_PKT_TUNNELED = 1u << 9,       /* IPv6 in IPv4 (6in4): addresses and l3_off are the inner */
 };
 
 enum wm_direction {
@@ -81,7 +82,7 @@ typedef struct wm_flow_info {
   uint64_t first_ns;    /* timestamp of the first packet */
   uint64_t last_ns;     /* timestamp of the latest packet */
   uint64_t packets[2];  /* indexed by enum wm_direction */
-  uint64_t bytes[2];    /* frame bytes as captured, indexed by enum wm_direction */
+  uint64_t bytes[2];    /* frame bytes (all mbuf segments), indexed by enum wm_direction */
   uint8_t addr[2][16];  /* initiator, responder; IPv4 uses the first 4 bytes */
   uint16_t port[2];     /* initiator, responder; 0 when the protocol has none */
   uint16_t vlan;        /* outer VLAN id, 0 when untagged */

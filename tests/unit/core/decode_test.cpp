@@ -150,6 +150,28 @@ TEST(Decode, RandomBytesNeverReadOutOfBounds) {
   }
 }
 
+TEST(Decode, SixInFourIsUnwrapped) {
+  auto inner = PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").tcp(40000, 80).build();
+  auto outer = PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").build();
+  // Ethernet + IPv4 (protocol 41) + the inner IPv6 packet.
+  std::vector<uint8_t> f(outer.bytes->begin(), outer.bytes->begin() + 14 + 20);
+  std::vector<uint8_t> ip6(inner.bytes->begin() + 14, inner.bytes->begin() + 14 + 40 + 20);
+  f.insert(f.end(), ip6.begin(), ip6.end());
+  f[14 + 9] = 41;
+  uint16_t total = static_cast<uint16_t>(20 + ip6.size());
+  f[14 + 2] = static_cast<uint8_t>(total >> 8);
+  f[14 + 3] = static_cast<uint8_t>(total & 0xff);
+  DecodeError err;
+  wm_packet v = decode(f, &err);
+  EXPECT_EQ(err, DecodeError::kNone);
+  EXPECT_TRUE(v.flags & WM_PKT_TUNNELED);
+  EXPECT_EQ(v.ip_version, 6);
+  EXPECT_EQ(v.l3_off, 14 + 20);
+  EXPECT_EQ(v.l4_proto, 6);
+  EXPECT_EQ(v.dst_port, 80);
+  EXPECT_EQ(v.dst_addr[15], 2);
+}
+
 TEST(Decode, NullLinkTypeCarriesIpv6) {
   auto p = PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").udp(443, 50000).build();
   std::vector<uint8_t> f = {30, 0, 0, 0};  // AF_INET6 on macOS, little-endian host

@@ -1,0 +1,445 @@
+// dpi: nDPI classification per flow; see dpi_plugin.hpp for the design.
+#include "dpi_plugin.hpp"
+
+#include <arpa/inet.h>
+#include <ndpi_api.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <stdexcept>
+
+namespace wiremeter::dpi {
+namespace {
+
+constexpr uint8_t kTcp = 6;
+constexpr uint8_t kUdp = 17;
+constexpr uint32_t kMaxIpPacket = 65535;  // nDPI takes the packet length as an unsigned short
+
+// Copies a C string into a fixed buffer, truncating; always NUL-terminates.
+template <size_t N>
+void copy_bounded(char (&dst)[N], const char* src, size_t src_max) {
+  size_t n = strnlen(src, src_max);
+  if (n > N - 1) n = N - 1;
+  std::memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+std::string address_text(const uint8_t* addr, uint8_t ip_version) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  inet_ntop(ip_version == 6 ? AF_INET6 : AF_INET, addr, buf, sizeof buf);
+  return buf;
+}
+
+void check_readable(const char* field, const std::string& path) {
+  if (path.empty()) return;
+  std::ifstream f(path);
+  if (!f) throw std::runtime_error(std::string("dpi.") + field + ": cannot read " + path);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// FlowPool
+
+FlowPool::FlowPool(uint32_t capacity)
+    : capacity_(capacity),
+      // Cache-line multiples, so neighbouring flows inspected back to back share no line.
+      stride_((sizeof(ndpi_flow_struct) + 63) & ~size_t{63}),
+      storage_(static_cast<size_t>(capacity) * stride_),
+      free_(capacity),
+      used_(capacity),
+      n_free_(capacity) {
+  // Lowest handles on top, so a lightly loaded worker keeps reusing the same few pages.
+  for (uint32_t i = 0; i < capacity; ++i) free_[i] = capacity - i;
+}
+
+FlowPool::~FlowPool() {
+  for (uint32_t h = 1; h <= capacity_; ++h) {
+    if (used_[h - 1]) ndpi_free_flow_data(get(h));
+  }
+}
+
+uint32_t FlowPool::acquire() noexcept {
+  if (n_free_ == 0) return 0;
+  uint32_t h = free_[--n_free_];
+  // nDPI expects a zeroed struct for a new flow (ndpiReader callocs it).
+  std::memset(get(h), 0, sizeof(ndpi_flow_struct));
+  used_[h - 1] = 1;
+  in_use_.set(capacity_ - n_free_);
+  return h;
+}
+
+void FlowPool::release(uint32_t h) noexcept {
+  // nDPI allocates inside the struct (URLs, certificate names, reassembly buffers).
+  ndpi_free_flow_data(get(h));
+  used_[h - 1] = 0;
+  free_[n_free_++] = h;
+  in_use_.set(capacity_ - n_free_);
+}
+
+ndpi_flow_struct* FlowPool::get(uint32_t h) const noexcept {
+  return reinterpret_cast<ndpi_flow_struct*>(&storage_[static_cast<size_t>(h - 1) * stride_]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// LabelTable
+
+LabelTable::LabelTable() : entries_(new Entry[kMaxLabels]) {
+  Entry& other = entries_[kOtherLabel];
+  other.key = 0xffffffffu;  // no nDPI pair has it, so find() never returns the overflow entry
+  copy_bounded(other.name, "other", kLabelLen);
+  count_.store(1, std::memory_order_release);
+}
+
+int LabelTable::find(uint32_t key) const noexcept {
+  for (uint32_t s = slot_of(key);; s = (s + 1) % kSlots) {
+    uint16_t v = slots_[s];
+    if (v == 0) return -1;
+    if (entries_[v - 1].key == key) return v - 1;
+  }
+}
+
+uint16_t LabelTable::add(uint32_t key, const char* name) noexcept {
+  uint32_t n = count_.load(std::memory_order_relaxed);
+  if (n == kMaxLabels) return kOtherLabel;
+  Entry& e = entries_[n];
+  e.key = key;
+  copy_bounded(e.name, name, kLabelLen);
+  uint32_t s = slot_of(key);
+  while (slots_[s] != 0) s = (s + 1) % kSlots;
+  slots_[s] = static_cast<uint16_t>(n + 1);
+  count_.store(n + 1, std::memory_order_release);  // publishes key and name to readers
+  return static_cast<uint16_t>(n);
+}
+
+// ---------------------------------------------------------------------------------------------
+// DpiWorker
+
+DpiWorker::DpiWorker(const wm_worker_info& info, const Config& config)
+    : slot_(info.flow_state_offset),
+      id_(info.worker_id),
+      config_(config),
+      pool_(config.inspect_flows),
+      ended_(config.ended_flows) {
+  ndpi_ = ndpi_init_detection_module(ndpi_no_prefs);
+  if (!ndpi_) throw std::runtime_error("dpi: nDPI failed to initialize");
+  // The same set-up, in the same order, as ndpiReader 4.2, so that labels agree with it.
+  NDPI_PROTOCOL_BITMASK all;
+  NDPI_BITMASK_SET_ALL(all);
+  ndpi_set_protocol_detection_bitmask2(ndpi_, &all);
+  using Loader = int (*)(ndpi_detection_module_struct*, const char*);
+  const struct {
+    const std::string& path;
+    const char* field;
+    Loader load;
+  } files[] = {
+      {config_.protos_file, "protos_file", &ndpi_load_protocols_file},
+      {config_.categories_file, "categories_file", &ndpi_load_categories_file},
+      {config_.risky_domains_file, "risky_domains_file", &ndpi_load_risk_domain_file},
+      {config_.ja3_file, "ja3_file", &ndpi_load_malicious_ja3_file},
+      {config_.sha1_file, "sha1_file", &ndpi_load_malicious_sha1_file},
+  };
+  for (const auto& f : files) {
+    if (!f.path.empty() && f.load(ndpi_, f.path.c_str()) < 0) {
+      ndpi_exit_detection_module(ndpi_);  // the destructor does not run for a failed constructor
+      ndpi_ = nullptr;
+      throw std::runtime_error(std::string("dpi.") + f.field + ": nDPI cannot load " + f.path);
+    }
+  }
+  ndpi_finalize_initialization(ndpi_);
+}
+
+DpiWorker::~DpiWorker() {
+  if (ndpi_) ndpi_exit_detection_module(ndpi_);
+}
+
+std::string DpiWorker::category_name(uint16_t category) const {
+  const char* n = ndpi_category_get_name(ndpi_, static_cast<ndpi_protocol_category_t>(category));
+  return n ? n : "";
+}
+
+uint32_t DpiWorker::packet_limit(uint8_t l4_proto) const noexcept {
+  return l4_proto == kTcp   ? config_.max_tcp_packets
+         : l4_proto == kUdp ? config_.max_udp_packets
+                            : config_.max_other_packets;
+}
+
+void DpiWorker::on_batch(std::span<const wm_packet> packets) noexcept {
+  for (const wm_packet& p : packets) {
+    FlowState* s = slot_.get(p);
+    if (!s) continue;  // no flow: non-IP, or a later IP fragment (nDPI ignores those too)
+    if (s->status == Status::kNew) start(*s);
+    if (s->status == Status::kInspecting) {
+      ++s->pending_packets;
+      s->pending_bytes += p.wire_len;
+      inspect(p, *s);
+    } else {
+      LabelTable::Entry& e = labels_.at(s->label);
+      e.packets.add(1);
+      e.bytes.add(p.wire_len);
+    }
+  }
+}
+
+void DpiWorker::start(FlowState& s) noexcept {
+  s.ndpi_slot = pool_.acquire();
+  if (s.ndpi_slot != 0) {
+    s.status = Status::kInspecting;
+    return;
+  }
+  // Out of nDPI structs: this flow stays Unknown rather than evicting another flow's state.
+  no_memory_.add(1);
+  s.status = Status::kNoMemory;
+  s.label = label_of(NDPI_PROTOCOL_UNKNOWN, NDPI_PROTOCOL_UNKNOWN);
+  labels_.at(s.label).flows.add(1);
+}
+
+void DpiWorker::inspect(const wm_packet& p, FlowState& s) noexcept {
+  ndpi_flow_struct* f = pool_.get(s.ndpi_slot);
+  if (s.packets < UINT16_MAX) ++s.packets;
+  ndpi_protocol r{};
+  if (p.l3_off != 0 && p.l3_off < p.cap_len && (p.ip_version == 4 || p.ip_version == 6)) {
+    // nDPI parses from the IP header and checks every length against the one given here,
+    // which never exceeds what was captured.
+    uint32_t len = std::min<uint32_t>(p.cap_len - p.l3_off, kMaxIpPacket);
+    r = ndpi_detection_process_packet(ndpi_, f, p.data + p.l3_off, static_cast<uint16_t>(len),
+                                      p.ts_ns / 1'000'000);
+  }
+  // ndpiReader's rule: done when a protocol is known and nDPI wants no more packets for it
+  // (a TLS certificate, a DNS answer), or when the packet limit is passed or nDPI failed.
+  bool enough = s.packets > packet_limit(p.l4_proto) || f->fail_with_unknown;
+  if (!enough && r.app_protocol == NDPI_PROTOCOL_UNKNOWN) return;
+  if (!enough && ndpi_extra_dissection_possible(ndpi_, f)) return;
+  if (r.app_protocol == NDPI_PROTOCOL_UNKNOWN) {
+    give_up(s);
+    return;
+  }
+  copy_bounded(s.host, f->host_server_name, sizeof f->host_server_name);
+  classify(s, r.master_protocol, r.app_protocol, static_cast<uint16_t>(r.category));
+}
+
+void DpiWorker::give_up(FlowState& s) noexcept {
+  ndpi_flow_struct* f = pool_.get(s.ndpi_slot);
+  uint8_t guessed = 0;
+  // Guessing on, as ndpiReader without -d: by port, by IP address, by what was half-seen.
+  ndpi_protocol r = ndpi_detection_giveup(ndpi_, f, 1, &guessed);
+  copy_bounded(s.host, f->host_server_name, sizeof f->host_server_name);
+  classify(s, r.master_protocol, r.app_protocol, static_cast<uint16_t>(r.category));
+}
+
+void DpiWorker::classify(FlowState& s, uint16_t master, uint16_t app, uint16_t category) noexcept {
+  pool_.release(s.ndpi_slot);
+  s.ndpi_slot = 0;
+  s.status = Status::kClassified;
+  s.category = category;
+  s.label = label_of(master, app);
+  LabelTable::Entry& e = labels_.at(s.label);
+  e.flows.add(1);
+  e.packets.add(s.pending_packets);
+  e.bytes.add(s.pending_bytes);
+  s.pending_packets = 0;
+  s.pending_bytes = 0;
+}
+
+uint16_t DpiWorker::label_of(uint16_t master, uint16_t app) noexcept {
+  uint32_t key = static_cast<uint32_t>(master) << 16 | app;
+  int i = labels_.find(key);
+  if (i >= 0) return static_cast<uint16_t>(i);
+  // Once per distinct pair per worker, not per flow.
+  ndpi_protocol proto{};
+  proto.master_protocol = master;
+  proto.app_protocol = app;
+  char name[kLabelLen];
+  ndpi_protocol2name(ndpi_, proto, name, sizeof name);
+  return labels_.add(key, name);
+}
+
+void DpiWorker::on_flow_end(const wm_flow_info& flow, FlowState& s) noexcept {
+  if (s.status == Status::kInspecting) {
+    // What ndpiReader does with flows still undecided when the capture ends.
+    give_up(s);
+  } else if (s.status == Status::kNew) {
+    // No packet of it reached this plugin: nothing to inspect, but it is still a flow.
+    s.status = Status::kClassified;
+    s.label = label_of(NDPI_PROTOCOL_UNKNOWN, NDPI_PROTOCOL_UNKNOWN);
+    labels_.at(s.label).flows.add(1);
+  }
+  EndedFlow e{};
+  e.id = flow.id;
+  for (int d = 0; d < 2; ++d) {
+    e.packets[d] = flow.packets[d];
+    e.bytes[d] = flow.bytes[d];
+    e.port[d] = flow.port[d];
+    std::memcpy(e.addr[d], flow.addr[d], sizeof e.addr[d]);
+  }
+  e.vlan = flow.vlan;
+  e.label = s.label;
+  e.category = s.category;
+  e.ip_version = flow.ip_version;
+  e.l4_proto = flow.l4_proto;
+  copy_bounded(e.host, s.host, kHostLen);
+  ended_.push(e);
+}
+
+// ---------------------------------------------------------------------------------------------
+// DpiPlugin
+
+DpiPlugin::DpiPlugin(Host& host)
+    : config_(parse_config(host.config_json())),
+      flows_id_(host.register_metric("wiremeter_dpi_flows_total",
+                                     "Flows by nDPI protocol label (top 20 by bytes, rest in "
+                                     "\"other\"), counted when classified.",
+                                     WM_METRIC_COUNTER)),
+      packets_id_(host.register_metric("wiremeter_dpi_packets_total",
+                                       "Packets by nDPI protocol label (top 20 by bytes, rest in "
+                                       "\"other\").",
+                                       WM_METRIC_COUNTER)),
+      bytes_id_(host.register_metric("wiremeter_dpi_bytes_total",
+                                     "Frame bytes on the wire by nDPI protocol label (top 20 "
+                                     "by bytes, rest in \"other\").",
+                                     WM_METRIC_COUNTER)),
+      no_memory_id_(host.register_metric(
+          "wiremeter_dpi_flows_unclassified_no_memory_total",
+          "Flows left Unknown because every nDPI flow struct was in use (raise inspect_flows).",
+          WM_METRIC_COUNTER)),
+      inspecting_id_(host.register_metric("wiremeter_dpi_inspecting_flows",
+                                          "Flows nDPI is inspecting now (nDPI structs in use).",
+                                          WM_METRIC_GAUGE)),
+      dropped_id_(host.register_metric(
+          "wiremeter_dpi_ended_flows_dropped_total",
+          "Ended flows no longer listed in the JSON view (the per-worker list is full).",
+          WM_METRIC_COUNTER)) {
+  // Fail at load with the field's name rather than later on every worker.
+  check_readable("protos_file", config_.protos_file);
+  check_readable("categories_file", config_.categories_file);
+  check_readable("risky_domains_file", config_.risky_domains_file);
+  check_readable("ja3_file", config_.ja3_file);
+  check_readable("sha1_file", config_.sha1_file);
+}
+
+std::unique_ptr<DpiWorker> DpiPlugin::make_worker(const wm_worker_info& info) {
+  auto w = std::make_unique<DpiWorker>(info, config_);
+  if (categories_.empty()) {
+    for (uint16_t c = 0; c < NDPI_PROTOCOL_NUM_CATEGORIES; ++c) {
+      categories_.push_back(w->category_name(c));
+    }
+  }
+  return w;
+}
+
+std::vector<DpiPlugin::Totals> DpiPlugin::totals(std::span<DpiWorker* const> workers) {
+  std::map<std::string, Totals> by_name;
+  for (DpiWorker* w : workers) {
+    if (!w) continue;
+    const LabelTable& t = w->labels();
+    uint32_t n = t.published();
+    for (uint32_t i = 0; i < n; ++i) {
+      const LabelTable::Entry& e = t.entry(i);
+      uint64_t flows = e.flows.value();
+      if (flows == 0) continue;
+      Totals& x = by_name[e.name];
+      x.name = e.name;
+      x.flows += flows;
+      x.packets += e.packets.value();
+      x.bytes += e.bytes.value();
+    }
+  }
+  std::vector<Totals> out;
+  out.reserve(by_name.size());
+  for (auto& [name, t] : by_name) out.push_back(t);
+  std::stable_sort(out.begin(), out.end(),
+                   [](const Totals& a, const Totals& b) { return a.bytes > b.bytes; });
+  return out;
+}
+
+std::vector<DpiPlugin::Totals> DpiPlugin::top_n(const std::vector<Totals>& sorted, size_t top) {
+  std::vector<Totals> out;
+  Totals other{"other"};
+  bool any_other = false;
+  for (const Totals& t : sorted) {
+    if (out.size() < top && t.name != "other") {
+      out.push_back(t);
+      continue;
+    }
+    any_other = true;
+    other.flows += t.flows;
+    other.packets += t.packets;
+    other.bytes += t.bytes;
+  }
+  if (any_other) out.push_back(other);
+  return out;
+}
+
+void DpiPlugin::collect(std::span<DpiWorker* const> workers, MetricSink& sink) {
+  // The top-N set is chosen at each scrape, so a label can move between its own series and
+  // "other"; Prometheus sees that as a reset of those series, the price of bounded labels.
+  for (const Totals& t : top_n(totals(workers), kTopLabels)) {
+    Labels l{{"protocol", t.name.c_str()}};
+    sink.sample(flows_id_, l, static_cast<double>(t.flows));
+    sink.sample(packets_id_, l, static_cast<double>(t.packets));
+    sink.sample(bytes_id_, l, static_cast<double>(t.bytes));
+  }
+  uint64_t no_memory = 0, inspecting = 0, dropped = 0;
+  for (DpiWorker* w : workers) {
+    if (!w) continue;
+    no_memory += w->no_memory();
+    inspecting += w->pool().in_use();
+    dropped += w->ended().dropped();
+  }
+  sink.sample(no_memory_id_, {}, static_cast<double>(no_memory));
+  sink.sample(inspecting_id_, {}, static_cast<double>(inspecting));
+  sink.sample(dropped_id_, {}, static_cast<double>(dropped));
+}
+
+void DpiPlugin::write_json(std::span<DpiWorker* const> workers, JsonWriter& out) {
+  out.begin_object().key("protocols").begin_array();
+  for (const Totals& t : totals(workers)) {
+    out.begin_object()
+        .field("protocol", t.name)
+        .field("flows", t.flows)
+        .field("packets", t.packets)
+        .field("bytes", t.bytes)
+        .end_object();
+  }
+  out.end_array();
+  uint64_t no_memory = 0, inspecting = 0, dropped = 0;
+  out.key("flows").begin_array();
+  for (DpiWorker* w : workers) {
+    if (!w) continue;
+    no_memory += w->no_memory();
+    inspecting += w->pool().in_use();
+    dropped += w->ended().dropped();
+    const LabelTable& labels = w->labels();
+    std::string prefix = std::to_string(w->id()) + ":";
+    w->ended().for_each([&](const EndedFlow& f) {
+      // A flow's label was published before the flow ended, so it is below published().
+      const char* label = f.label < labels.published() ? labels.entry(f.label).name : "other";
+      const char* category = f.category < categories_.size() ? categories_[f.category].c_str() : "";
+      out.begin_object()
+          .field("flow", prefix + std::to_string(f.id))
+          .field("proto", static_cast<uint32_t>(f.l4_proto))
+          .field("client", address_text(f.addr[0], f.ip_version))
+          .field("client_port", static_cast<uint32_t>(f.port[0]))
+          .field("server", address_text(f.addr[1], f.ip_version))
+          .field("server_port", static_cast<uint32_t>(f.port[1]))
+          .field("vlan", static_cast<uint32_t>(f.vlan))
+          .field("protocol", label)
+          .field("category", category)
+          .field("host", f.host);
+      out.key("packets").begin_array().value(f.packets[0]).value(f.packets[1]).end_array();
+      out.key("bytes").begin_array().value(f.bytes[0]).value(f.bytes[1]).end_array();
+      out.end_object();
+    });
+  }
+  out.end_array();
+  out.field("flows_dropped", dropped)
+      .field("flows_unclassified_no_memory", no_memory)
+      .field("flows_inspecting", inspecting)
+      .end_object();
+}
+
+}  // namespace wiremeter::dpi
+
+WIREMETER_ANALYZER_PLUGIN(wiremeter::dpi::DpiPlugin)

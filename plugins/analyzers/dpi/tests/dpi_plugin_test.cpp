@@ -1,0 +1,479 @@
+// dpi: unit tests through the SDK's fake host, with real nDPI classifying crafted packets.
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <wiremeter/testing/fake_host.hpp>
+#include <wiremeter/testing/packet_builder.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "dpi_plugin.hpp"
+
+extern "C" const wm_plugin_descriptor* wiremeter_plugin_register(void);
+
+namespace wiremeter::dpi {
+namespace {
+
+using testing::BuiltPacket;
+using testing::FakeHost;
+using testing::FakeSample;
+using testing::kTcpAck;
+using testing::kTcpPsh;
+using testing::kTcpSyn;
+using testing::PacketBuilder;
+using testing::PluginHarness;
+
+constexpr uint64_t kT0 = 1'700'000'000'000'000'000ull;
+
+// A flow as the core would hold it: the public record and the plugin's state area.
+struct TestFlow {
+  wm_flow_info info{};
+  alignas(16) uint8_t state[sizeof(FlowState)] = {};
+};
+
+std::string dns_name(const std::string& name) {
+  std::string out;
+  size_t start = 0;
+  while (start <= name.size()) {
+    size_t dot = name.find('.', start);
+    if (dot == std::string::npos) dot = name.size();
+    out.push_back(static_cast<char>(dot - start));
+    out += name.substr(start, dot - start);
+    start = dot + 1;
+  }
+  out.push_back('\0');
+  return out;
+}
+
+std::string dns_query(const std::string& name) {
+  std::string m("\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00", 12);
+  return m + dns_name(name) + std::string("\x00\x01\x00\x01", 4);
+}
+
+std::string dns_answer(const std::string& name) {
+  std::string m("\x12\x34\x81\x80\x00\x01\x00\x01\x00\x00\x00\x00", 12);
+  m += dns_name(name) + std::string("\x00\x01\x00\x01", 4);
+  // Pointer to the question's name, type A, class IN, TTL 60, 4 bytes: 198.18.0.53.
+  m += std::string("\xc0\x0c\x00\x01\x00\x01\x00\x00\x00\x3c\x00\x04\xc6\x12\x00\x35", 16);
+  return m;
+}
+
+BuiltPacket udp_packet(TestFlow& f, uint8_t dir, uint16_t client_port, uint16_t server_port,
+                       const std::string& payload, uint64_t ts) {
+  PacketBuilder b;
+  if (dir == WM_DIR_FORWARD) {
+    b.ipv4("198.18.0.1", "198.18.1.1").udp(client_port, server_port);
+  } else {
+    b.ipv4("198.18.1.1", "198.18.0.1").udp(server_port, client_port);
+  }
+  return b.payload(payload).timestamp_ns(ts).flow(&f.info, f.state, dir).build();
+}
+
+// TCP with consistent sequence numbers, which nDPI's connection tracking relies on.
+class TcpConversation {
+ public:
+  TcpConversation(TestFlow& f, uint16_t client_port, uint16_t server_port)
+      : f_(f), client_port_(client_port), server_port_(server_port) {}
+
+  BuiltPacket packet(uint8_t dir, uint8_t flags, const std::string& payload = "") {
+    PacketBuilder b;
+    if (dir == WM_DIR_FORWARD) {
+      b.ipv4("198.18.0.1", "198.18.1.1").tcp(client_port_, server_port_, flags);
+    } else {
+      b.ipv4("198.18.1.1", "198.18.0.1").tcp(server_port_, client_port_, flags);
+    }
+    BuiltPacket p =
+        b.payload(payload).timestamp_ns(kT0 + ++n_ * 1000).flow(&f_.info, f_.state, dir).build();
+    uint32_t seq = next_[dir], ack = (flags & kTcpAck) ? next_[1 - dir] : 0;
+    uint8_t* tcp = p.bytes->data() + p.view.l4_off;
+    for (int i = 0; i < 4; ++i) {
+      tcp[4 + i] = static_cast<uint8_t>(seq >> (24 - 8 * i));
+      tcp[8 + i] = static_cast<uint8_t>(ack >> (24 - 8 * i));
+    }
+    next_[dir] += static_cast<uint32_t>(payload.size()) + ((flags & kTcpSyn) ? 1 : 0);
+    return p;
+  }
+
+  // SYN, SYN/ACK, ACK, then the client's request.
+  std::vector<BuiltPacket> request(const std::string& payload) {
+    std::vector<BuiltPacket> v;
+    v.push_back(packet(WM_DIR_FORWARD, kTcpSyn));
+    v.push_back(packet(WM_DIR_REVERSE, kTcpSyn | kTcpAck));
+    v.push_back(packet(WM_DIR_FORWARD, kTcpAck));
+    v.push_back(packet(WM_DIR_FORWARD, kTcpPsh | kTcpAck, payload));
+    return v;
+  }
+
+ private:
+  TestFlow& f_;
+  uint16_t client_port_, server_port_;
+  uint32_t next_[2] = {1000, 5000};
+  uint64_t n_ = 0;
+};
+
+std::vector<wm_packet> views(const std::vector<BuiltPacket>& pkts) {
+  std::vector<wm_packet> v;
+  for (auto& p : pkts) v.push_back(p.view);
+  return v;
+}
+
+const FakeSample* find(const std::vector<FakeSample>& samples, const std::string& metric,
+                       const std::string& protocol = "") {
+  for (auto& s : samples) {
+    if (s.metric != metric) continue;
+    if (!protocol.empty() && (!s.labels.count("protocol") || s.labels.at("protocol") != protocol)) {
+      continue;
+    }
+    return &s;
+  }
+  return nullptr;
+}
+
+double value_of(const std::vector<FakeSample>& samples, const std::string& metric,
+                const std::string& protocol = "") {
+  const FakeSample* s = find(samples, metric, protocol);
+  return s ? s->value : -1;
+}
+
+const FlowState& state_of(const TestFlow& f) {
+  return *reinterpret_cast<const FlowState*>(f.state);
+}
+
+// A file removed at scope end.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& content) {
+    char tmpl[] = "/tmp/wm_dpi_test_XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd < 0) throw std::runtime_error("mkstemp failed");
+    close(fd);
+    path_ = tmpl;
+    std::ofstream(path_) << content;
+  }
+  ~TempFile() { std::remove(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+TEST(DpiPlugin, FlowStateStaysSmall) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host);
+  // Allocated for every tracked flow: the nDPI struct itself must not be in it.
+  EXPECT_LE(h.flow_state_size(), 80u);
+  EXPECT_EQ(h.flow_state_size(), sizeof(FlowState));
+}
+
+TEST(DpiPlugin, ClassifiesDnsAndReleasesTheNdpiStruct) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host);
+  TestFlow f;
+  auto query = udp_packet(f, WM_DIR_FORWARD, 40000, 53, dns_query("www.example.com"), kT0);
+  h.batch(0, {query.view});
+  // A query alone is not the end: nDPI wants the answer too (extra dissection).
+  EXPECT_EQ(value_of(h.collect(), "wiremeter_dpi_inspecting_flows"), 1);
+  EXPECT_EQ(state_of(f).status, Status::kInspecting);
+
+  auto answer = udp_packet(f, WM_DIR_REVERSE, 40000, 53, dns_answer("www.example.com"), kT0 + 5);
+  answer.view.wire_len += 100;  // as if cut by a snap length: bytes count what was on the wire
+  h.batch(0, {answer.view});
+  auto samples = h.collect();
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_inspecting_flows"), 0);  // back in the pool
+  EXPECT_EQ(state_of(f).status, Status::kClassified);
+  EXPECT_EQ(state_of(f).ndpi_slot, 0u);
+  EXPECT_STREQ(state_of(f).host, "www.example.com");
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_flows_total", "DNS"), 1);
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_packets_total", "DNS"), 2);
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_bytes_total", "DNS"),
+            query.view.wire_len + answer.view.wire_len);
+
+  f.info.id = 7;
+  f.info.ip_version = 4;
+  f.info.l4_proto = 17;
+  f.info.port[0] = 40000;
+  f.info.port[1] = 53;
+  f.info.addr[0][0] = 198, f.info.addr[0][1] = 18, f.info.addr[0][3] = 1;
+  f.info.addr[1][0] = 198, f.info.addr[1][1] = 18, f.info.addr[1][2] = 1, f.info.addr[1][3] = 1;
+  f.info.packets[0] = f.info.packets[1] = 1;
+  f.info.bytes[0] = query.view.cap_len;
+  f.info.bytes[1] = answer.view.cap_len;
+  f.info.end_reason = WM_FLOW_SHUTDOWN;
+  h.flow_end(0, f.info, f.state);
+  std::string json = h.json();
+  EXPECT_NE(json.find(R"({"flow":"0:7","proto":17,"client":"198.18.0.1","client_port":40000,)"
+                      R"("server":"198.18.1.1","server_port":53,"vlan":0,"protocol":"DNS",)"
+                      R"("category":"Network","host":"www.example.com","packets":[1,1],)"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"({"protocol":"DNS","flows":1,"packets":2,)"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("flows_dropped":0,"flows_unclassified_no_memory":0)"), std::string::npos)
+      << json;
+}
+
+TEST(DpiPlugin, ClassifiesHttpWithItsHost) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host);
+  TestFlow f;
+  TcpConversation c(f, 41000, 80);
+  auto pkts = c.request(
+      "GET / HTTP/1.1\r\nHost: www.facebook.com\r\n"
+      "User-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n");
+  pkts.push_back(c.packet(WM_DIR_REVERSE, kTcpAck));
+  pkts.push_back(c.packet(WM_DIR_REVERSE, kTcpPsh | kTcpAck,
+                          "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n"
+                          "Content-Length: 2\r\n\r\nok"));
+  h.batch(0, views(pkts));
+  auto samples = h.collect();
+  EXPECT_EQ(state_of(f).status, Status::kClassified);
+  EXPECT_STREQ(state_of(f).host, "www.facebook.com");
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_flows_total", "HTTP.Facebook"), 1);
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_packets_total", "HTTP.Facebook"), 6);
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_inspecting_flows"), 0);
+
+  // Packets after classification count under the label directly.
+  auto more = c.packet(WM_DIR_FORWARD, kTcpAck);
+  h.batch(0, {more.view});
+  EXPECT_EQ(value_of(h.collect(), "wiremeter_dpi_packets_total", "HTTP.Facebook"), 7);
+}
+
+TEST(DpiPlugin, UndecidedFlowsGiveUpAtFlowEnd) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host);
+  TestFlow f;
+  TcpConversation c(f, 41001, 80);
+  auto pkts = c.request("GET /x HTTP/1.1\r\nHost: example.org\r\n\r\n");
+  h.batch(0, views(pkts));
+  // The request is known to be HTTP; nDPI still waits for the response.
+  EXPECT_EQ(value_of(h.collect(), "wiremeter_dpi_inspecting_flows"), 1);
+  h.flow_end(0, f.info, f.state);
+  auto samples = h.collect();
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_inspecting_flows"), 0);
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_flows_total", "HTTP"), 1);
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_packets_total", "HTTP"), 4);
+}
+
+TEST(DpiPlugin, GivesUpAfterThePacketLimit) {
+  FakeHost host;
+  host.config = R"({"max_udp_packets": 3})";
+  PluginHarness h(wiremeter_plugin_register(), host);
+  TestFlow f;
+  std::vector<BuiltPacket> pkts;
+  for (int i = 0; i < 4; ++i) {
+    pkts.push_back(udp_packet(f, WM_DIR_FORWARD, 40000, 40001, std::string(40, 'z'), kT0 + i));
+  }
+  h.batch(0, {pkts[0].view, pkts[1].view, pkts[2].view});
+  EXPECT_EQ(state_of(f).status, Status::kInspecting);
+  h.batch(0, {pkts[3].view});  // the 4th packet is past the limit of 3, as in ndpiReader
+  EXPECT_EQ(state_of(f).status, Status::kClassified);
+  auto samples = h.collect();
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_flows_total", "Unknown"), 1);
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_packets_total", "Unknown"), 4);
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_inspecting_flows"), 0);
+}
+
+TEST(DpiPlugin, CountsFlowsWithoutAnNdpiStructWhenThePoolIsEmpty) {
+  FakeHost host;
+  host.config = R"({"inspect_flows": 2})";
+  PluginHarness h(wiremeter_plugin_register(), host);
+  TestFlow flows[3];
+  std::vector<BuiltPacket> pkts;
+  for (int i = 0; i < 3; ++i) {
+    pkts.push_back(udp_packet(flows[i], WM_DIR_FORWARD, static_cast<uint16_t>(40000 + i), 40100,
+                              std::string(30, 'q'), kT0 + i));
+  }
+  h.batch(0, views(pkts));
+  auto samples = h.collect();
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_inspecting_flows"), 2);
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_flows_unclassified_no_memory_total"), 1);
+  EXPECT_EQ(state_of(flows[2]).status, Status::kNoMemory);
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_flows_total", "Unknown"), 1);
+
+  // Ending a flow frees its struct for the next one.
+  h.flow_end(0, flows[0].info, flows[0].state);
+  TestFlow next;
+  auto q = udp_packet(next, WM_DIR_FORWARD, 40009, 53, dns_query("example.net"), kT0 + 9);
+  h.batch(0, {q.view});
+  EXPECT_EQ(state_of(next).status, Status::kInspecting);
+  samples = h.collect();
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_flows_unclassified_no_memory_total"), 1);
+  EXPECT_NE(h.json().find(R"("flows_unclassified_no_memory":1,"flows_inspecting":2)"),
+            std::string::npos)
+      << h.json();
+  for (auto* f : {&flows[1], &flows[2], &next}) h.flow_end(0, f->info, f->state);
+  EXPECT_EQ(value_of(h.collect(), "wiremeter_dpi_inspecting_flows"), 0);
+}
+
+TEST(DpiPlugin, BoundsMetricLabelsToTopTwentyPlusOther) {
+  // 25 custom protocols on their own ports: 25 distinct labels, flow i carries i * 10 bytes of
+  // payload so the order by bytes is known.
+  std::string protos;
+  for (int i = 1; i <= 25; ++i) {
+    protos += "udp:" + std::to_string(20000 + i) + "@Custom" + std::to_string(i) + "\n";
+  }
+  TempFile file(protos);
+  FakeHost host;
+  host.config = R"({"protos_file": ")" + file.path() + R"("})";
+  PluginHarness h(wiremeter_plugin_register(), host);
+  std::vector<TestFlow> flows(25);
+  std::vector<BuiltPacket> pkts;
+  for (int i = 1; i <= 25; ++i) {
+    pkts.push_back(udp_packet(flows[i - 1], WM_DIR_FORWARD, 40000, static_cast<uint16_t>(20000 + i),
+                              std::string(i * 10, 'x'), kT0 + i));
+  }
+  h.batch(0, views(pkts));
+  auto samples = h.collect();
+  int series = 0;
+  for (auto& s : samples) series += s.metric == "wiremeter_dpi_bytes_total";
+  EXPECT_EQ(series, 21);
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_flows_total", "Custom25"), 1);
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_flows_total", "Custom6"), 1);
+  EXPECT_EQ(find(samples, "wiremeter_dpi_flows_total", "Custom5"), nullptr);
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_flows_total", "other"), 5);
+  double other_bytes = 0;
+  for (int i = 1; i <= 5; ++i) other_bytes += pkts[i - 1].view.wire_len;
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_bytes_total", "other"), other_bytes);
+  // The JSON view lists every label.
+  EXPECT_NE(h.json().find(R"("protocol":"Custom1",)"), std::string::npos);
+}
+
+TEST(DpiPlugin, TopNFoldsTheRestIntoOther) {
+  std::vector<DpiPlugin::Totals> sorted = {
+      {"A", 1, 1, 50}, {"other", 2, 2, 40}, {"B", 1, 1, 30}, {"C", 1, 1, 20}};
+  auto top = DpiPlugin::top_n(sorted, 2);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0].name, "A");
+  EXPECT_EQ(top[1].name, "B");
+  EXPECT_EQ(top[2].name, "other");
+  EXPECT_EQ(top[2].bytes, 60u);  // the table's own "other" plus C
+  EXPECT_EQ(top[2].flows, 3u);
+  EXPECT_EQ(DpiPlugin::top_n({}, 20).size(), 0u);
+}
+
+TEST(DpiPlugin, MergesLabelsAcrossWorkers) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host, 2);
+  TestFlow a, b;
+  auto qa = udp_packet(a, WM_DIR_FORWARD, 40000, 53, dns_query("a.example"), kT0);
+  auto ra = udp_packet(a, WM_DIR_REVERSE, 40000, 53, dns_answer("a.example"), kT0 + 1);
+  auto qb = udp_packet(b, WM_DIR_FORWARD, 40001, 53, dns_query("b.example"), kT0);
+  auto rb = udp_packet(b, WM_DIR_REVERSE, 40001, 53, dns_answer("b.example"), kT0 + 1);
+  h.batch(0, {qa.view, ra.view});
+  h.batch(1, {qb.view, rb.view});
+  h.flow_end(1, b.info, b.state);
+  auto samples = h.collect();
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_flows_total", "DNS"), 2);
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_packets_total", "DNS"), 4);
+  EXPECT_NE(h.json().find(R"("flow":"1:0")"), std::string::npos) << h.json();
+}
+
+TEST(DpiPlugin, KeepsTheLatestEndedFlowsAndCountsTheRest) {
+  FakeHost host;
+  host.config = R"({"ended_flows": 2})";
+  PluginHarness h(wiremeter_plugin_register(), host);
+  for (uint64_t id = 1; id <= 5; ++id) {
+    TestFlow f;
+    f.info.id = id;
+    auto q = udp_packet(f, WM_DIR_FORWARD, 40000, 53, dns_query("x.example"), kT0);
+    h.batch(0, {q.view});
+    h.flow_end(0, f.info, f.state);
+  }
+  std::string json = h.json();
+  EXPECT_EQ(json.find(R"("flow":"0:3")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("flow":"0:4")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("flow":"0:5")"), std::string::npos) << json;
+  EXPECT_NE(json.find(R"("flows_dropped":3)"), std::string::npos) << json;
+  EXPECT_EQ(value_of(h.collect(), "wiremeter_dpi_ended_flows_dropped_total"), 3);
+}
+
+TEST(DpiPlugin, MalformedPacketsNeverCrash) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host);
+  // Every truncation of a real request, and the same with a lying IPv4 total length and
+  // header length: nDPI only ever gets the captured bytes.
+  TestFlow probe;
+  TcpConversation c(probe, 41002, 80);
+  auto full = c.packet(WM_DIR_FORWARD, kTcpPsh | kTcpAck,
+                       "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n");
+  for (uint8_t ihl : {uint8_t{0x45}, uint8_t{0x4f}, uint8_t{0x41}}) {
+    for (uint32_t len = 0; len <= full.view.cap_len; ++len) {
+      TestFlow f;
+      BuiltPacket p = c.packet(WM_DIR_FORWARD, kTcpPsh | kTcpAck,
+                               "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n");
+      p.bytes->at(p.view.l3_off) = ihl;
+      p.bytes->at(p.view.l3_off + 2) = 0xff;  // total length beyond the frame
+      p.bytes->resize(len);                   // so reads past it are caught by ASan
+      p.bytes->shrink_to_fit();
+      p.view.data = p.bytes->data();
+      p.view.cap_len = len;
+      if (p.view.l3_off >= len) p.view.l3_off = 0;
+      p.view.flow = &f.info;
+      p.view.flow_state = f.state;
+      h.batch(0, {p.view});
+      h.flow_end(0, f.info, f.state);
+    }
+  }
+  auto samples = h.collect();
+  EXPECT_EQ(value_of(samples, "wiremeter_dpi_inspecting_flows"), 0);
+  EXPECT_GT(value_of(samples, "wiremeter_dpi_flows_total", "Unknown"), 0);
+}
+
+TEST(DpiPlugin, RandomPayloadsNeverCrash) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host);
+  std::mt19937 rng(42);
+  // Well-known ports steer the bytes into the dissectors most likely to parse deeply.
+  const uint16_t ports[] = {53, 80, 443, 5060, 1883, 27017, 22, 25, 123, 3478, 8080, 0};
+  for (int round = 0; round < 40; ++round) {
+    for (uint16_t port : ports) {
+      TestFlow f;
+      for (int i = 0; i < 6; ++i) {
+        std::string payload(rng() % 1400, '\0');
+        for (char& ch : payload) ch = static_cast<char>(rng());
+        uint8_t dir = (rng() & 1) ? WM_DIR_FORWARD : WM_DIR_REVERSE;
+        PacketBuilder b;
+        if (dir == WM_DIR_FORWARD) {
+          b.ipv6("2001:db8::1", "2001:db8::2");
+        } else {
+          b.ipv6("2001:db8::2", "2001:db8::1");
+        }
+        if (round % 2) {
+          b.udp(dir == WM_DIR_FORWARD ? 40000 : port, dir == WM_DIR_FORWARD ? port : 40000);
+        } else {
+          b.tcp(dir == WM_DIR_FORWARD ? 40000 : port, dir == WM_DIR_FORWARD ? port : 40000,
+                static_cast<uint8_t>(rng()));
+        }
+        auto p = b.payload(payload).timestamp_ns(kT0 + i).flow(&f.info, f.state, dir).build();
+        h.batch(0, {p.view});
+      }
+      h.flow_end(0, f.info, f.state);
+    }
+  }
+  EXPECT_EQ(value_of(h.collect(), "wiremeter_dpi_inspecting_flows"), 0);
+}
+
+TEST(DpiPlugin, RefusesAnUnreadableFileWithTheFieldName) {
+  FakeHost host;
+  host.config = R"({"ja3_file": "/nonexistent/ja3.csv"})";
+  try {
+    PluginHarness h(wiremeter_plugin_register(), host);
+    FAIL() << "plugin created";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("dpi.ja3_file: cannot read /nonexistent/ja3.csv"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST(DpiPlugin, RegistersValidMetricNames) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host);
+  ASSERT_FALSE(host.metrics.empty());
+  for (auto& m : host.metrics) EXPECT_EQ(m.name.rfind("wiremeter_dpi_", 0), 0u) << m.name;
+}
+
+}  // namespace
+}  // namespace wiremeter::dpi
