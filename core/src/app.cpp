@@ -7,6 +7,7 @@
 
 #include <civetweb.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstring>
 #include <fstream>
@@ -158,6 +159,13 @@ int App::run() {
   started_ = std::chrono::steady_clock::now();
   system_id_ = make_system_id();
   bool offline = !options_.pcap.empty();
+  if ((offline || options_.run_seconds > 0) && options_.report_file.empty()) {
+    // The report owns stdout: whatever a library or plugin prints there (nDPI does, on a bad
+    // rule file) goes to stderr instead of corrupting the JSON.
+    std::fflush(stdout);
+    report_fd_ = dup(STDOUT_FILENO);
+    dup2(STDERR_FILENO, STDOUT_FILENO);
+  }
 
   // Configuration. Offline runs take the analysis settings from the config (if given) but use
   // the capture as their only port.
@@ -272,8 +280,13 @@ int App::run() {
   dataplane_->release_plugins(*plugins_);
   if (!report.empty()) {
     if (options_.report_file.empty()) {
-      std::fwrite(report.data(), 1, report.size(), stdout);
-      std::fflush(stdout);
+      size_t done = 0;
+      while (done < report.size()) {
+        ssize_t n = ::write(report_fd_, report.data() + done, report.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        done += static_cast<size_t>(n);
+      }
     } else if (auto r = write_file_atomic(options_.report_file, report); !r) {
       log_error(r.error());
       return 1;

@@ -78,6 +78,7 @@ class App {
 
   // Rates, recomputed by tick() once a second.
   History history_;
+  int report_fd_ = 1;  // where the report goes when no --report-file is given
   std::mutex rates_mutex_;
   uint64_t last_tick_ns_ = 0;
   uint64_t last_packets_ = 0;
