@@ -23,23 +23,42 @@ class RecordLog {
 
   void push(const T& record) {
     std::lock_guard lock(mutex_);
+    // Record number n lives at n % capacity: readers find it by its sequence number.
     if (buffer_.size() < capacity_) {
       buffer_.push_back(record);
     } else {
-      buffer_[next_] = record;
+      buffer_[total_ % capacity_] = record;
       ++dropped_;
     }
-    next_ = (next_ + 1) % capacity_;
     ++total_;
   }
 
-  // Visits the kept records, oldest first.
+  // Visits the kept records, oldest first. Copies them out a chunk at a time and calls `visit`
+  // outside the lock, so a reader going through 100k records never holds up the worker for
+  // more than one chunk's copy. Records overwritten meanwhile are skipped, never torn.
   template <typename F>
   void for_each(F&& visit) const {
-    std::lock_guard lock(mutex_);
-    size_t n = buffer_.size();
-    size_t start = n < capacity_ ? 0 : next_;
-    for (size_t i = 0; i < n; ++i) visit(buffer_[(start + i) % n]);
+    constexpr uint64_t kChunk = 256;
+    uint64_t seq, end;
+    {
+      std::lock_guard lock(mutex_);
+      end = total_;
+      seq = total_ - buffer_.size();
+    }
+    std::vector<T> chunk;
+    chunk.reserve(kChunk);
+    while (seq < end) {
+      chunk.clear();
+      {
+        std::lock_guard lock(mutex_);
+        uint64_t oldest = total_ - buffer_.size();
+        if (seq < oldest) seq = oldest;
+        for (; seq < end && chunk.size() < kChunk; ++seq) {
+          chunk.push_back(buffer_[seq % capacity_]);
+        }
+      }
+      for (const T& r : chunk) visit(r);
+    }
   }
 
   std::vector<T> snapshot() const {
@@ -62,7 +81,6 @@ class RecordLog {
   const size_t capacity_;
   mutable std::mutex mutex_;
   std::vector<T> buffer_;
-  size_t next_ = 0;
   uint64_t total_ = 0;
   uint64_t dropped_ = 0;
 };
