@@ -67,6 +67,14 @@ struct HostApiImpl {
     if (!name || !*name || !p.owner->series_) return -1;
     return p.owner->series_(std::string(p.desc->name) + "." + name, value) ? 0 : -1;
   }
+  static uint16_t label_id(void* h, const char* name) {
+    return name ? plugin(h).owner->label_id(name) : 0;
+  }
+  static const char* label_name(void* h, uint16_t id) { return plugin(h).owner->label_name(id); }
+  static void flow_set_label(void*, const wm_flow_info* flow, uint16_t id) {
+    // The record is the core's; plugins get it read-only and change it only through here.
+    if (flow) const_cast<wm_flow_info*>(flow)->app_label = id;
+  }
   static int port_info(void* h, uint16_t port, wm_port_info* out) {
     LoadedPlugin& p = plugin(h);
     if (!out || out->struct_size < sizeof(wm_port_info) || !p.owner->port_info_) return -1;
@@ -195,6 +203,9 @@ bool PluginHost::load(const std::string& path) {
   p->api.port_count = &HostApiImpl::port_count;
   p->api.port_info = &HostApiImpl::port_info;
   p->api.record_series = &HostApiImpl::record_series;
+  p->api.label_id = &HostApiImpl::label_id;
+  p->api.label_name = &HostApiImpl::label_name;
+  p->api.flow_set_label = &HostApiImpl::flow_set_label;
 
   char err[256] = {};
   size_t families_before = families_.size();
@@ -213,6 +224,23 @@ bool PluginHost::load(const std::string& path) {
                         " from " + path);
   loaded_.push_back(std::move(p));
   return true;
+}
+
+uint16_t PluginHost::label_id(const char* name) {
+  std::lock_guard lock(labels_mutex_);
+  auto it = label_ids_.find(name);
+  if (it != label_ids_.end()) return it->second;
+  if (label_storage_.size() >= 65535) return 0;
+  auto id = static_cast<uint16_t>(label_storage_.size() + 1);
+  label_storage_.push_back(std::make_unique<std::string>(name));
+  label_names_[id].store(label_storage_.back()->c_str(), std::memory_order_release);
+  label_ids_.emplace(name, id);
+  return id;
+}
+
+const char* PluginHost::label_name(uint16_t id) const {
+  const char* n = label_names_[id].load(std::memory_order_acquire);
+  return n ? n : "";
 }
 
 LoadedPlugin* PluginHost::find(const std::string& name) {

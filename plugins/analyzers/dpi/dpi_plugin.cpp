@@ -117,12 +117,14 @@ uint16_t LabelTable::add(uint32_t key, const char* name) noexcept {
 // ---------------------------------------------------------------------------------------------
 // DpiWorker
 
-DpiWorker::DpiWorker(const wm_worker_info& info, const Config& config)
+DpiWorker::DpiWorker(const wm_worker_info& info, const Config& config, const Host* host)
     : slot_(info.flow_state_offset),
       id_(info.worker_id),
       config_(config),
       pool_(config.inspect_flows),
-      ended_(config.ended_flows) {
+      ended_(config.ended_flows),
+      host_(host),
+      shared_ids_(kMaxLabels, 0) {
   ndpi_ = ndpi_init_detection_module(ndpi_no_prefs);
   if (!ndpi_) throw std::runtime_error("dpi: nDPI failed to initialize");
   // The same set-up, in the same order, as ndpiReader 4.2, so that labels agree with it.
@@ -180,7 +182,18 @@ void DpiWorker::on_batch(std::span<const wm_packet> packets) noexcept {
       e.packets.add(1);
       e.bytes.add(p.wire_len);
     }
+    if (s->status == Status::kClassified && !s->label_shared && host_) share_label(p, *s);
   }
+}
+
+// Publishes the label to the flow record for the other modules. The host-wide id is looked up
+// once per label per worker (it takes a lock), then cached.
+void DpiWorker::share_label(const wm_packet& p, FlowState& s) noexcept {
+  s.label_shared = 1;
+  if (s.label >= shared_ids_.size()) return;
+  uint16_t& id = shared_ids_[s.label];
+  if (id == 0) id = host_->label_id(labels_.entry(s.label).name);
+  host_->set_flow_label(p.flow, id);
 }
 
 void DpiWorker::start(FlowState& s) noexcept {
@@ -287,7 +300,8 @@ void DpiWorker::on_flow_end(const wm_flow_info& flow, FlowState& s) noexcept {
 // DpiPlugin
 
 DpiPlugin::DpiPlugin(Host& host)
-    : config_(parse_config(host.config_json())),
+    : host_(host),
+      config_(parse_config(host.config_json())),
       flows_id_(host.register_metric("wiremeter_dpi_flows_total",
                                      "Flows by nDPI protocol label (top 20 by bytes, rest in "
                                      "\"other\"), counted when classified.",
@@ -320,7 +334,7 @@ DpiPlugin::DpiPlugin(Host& host)
 }
 
 std::unique_ptr<DpiWorker> DpiPlugin::make_worker(const wm_worker_info& info) {
-  auto w = std::make_unique<DpiWorker>(info, config_);
+  auto w = std::make_unique<DpiWorker>(info, config_, &host_);
   if (categories_.empty()) {
     for (uint16_t c = 0; c < NDPI_PROTOCOL_NUM_CATEGORIES; ++c) {
       categories_.push_back(w->category_name(c));

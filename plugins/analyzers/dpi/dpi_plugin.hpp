@@ -63,7 +63,7 @@ struct FlowState {
   uint16_t category;  // ndpi_protocol_category_t, once classified
   uint16_t packets;   // packets inspected, for the give-up limit
   Status status;
-  uint8_t reserved;
+  uint8_t label_shared;  // the flow's app_label was set for the other modules
   char host[kHostLen];  // hostname/SNI nDPI extracted, NUL-terminated, possibly truncated
 };
 
@@ -238,7 +238,8 @@ class DpiWorker {
  public:
   // Starts an nDPI module with the configured files. Throws std::runtime_error when nDPI cannot
   // start or a file does not load.
-  DpiWorker(const wm_worker_info& info, const Config& config);
+  // `host` (optional) receives the labels for the other modules (wm_flow_info.app_label).
+  DpiWorker(const wm_worker_info& info, const Config& config, const Host* host = nullptr);
   ~DpiWorker();
   DpiWorker(const DpiWorker&) = delete;
   DpiWorker& operator=(const DpiWorker&) = delete;
@@ -263,6 +264,7 @@ class DpiWorker {
   // Keeps the result, returns the nDPI struct to the pool and counts the flow under its label.
   void classify(FlowState& s, uint16_t master, uint16_t app, uint16_t category) noexcept;
   uint16_t label_of(uint16_t master, uint16_t app) noexcept;
+  void share_label(const wm_packet& p, FlowState& s) noexcept;
   uint32_t packet_limit(uint8_t l4_proto) const noexcept;
 
   FlowStateSlot<FlowState> slot_;
@@ -273,6 +275,8 @@ class DpiWorker {
   LabelTable labels_;
   FlowRing ended_;
   Counter no_memory_;
+  const Host* host_;
+  std::vector<uint16_t> shared_ids_;  // host-wide label id by LabelTable index (0: not yet)
 };
 
 class DpiPlugin {
@@ -289,6 +293,7 @@ class DpiPlugin {
   explicit DpiPlugin(Host& host);  // throws on a bad config section or unreadable file
   std::unique_ptr<DpiWorker> make_worker(const wm_worker_info& info);
   void collect(std::span<DpiWorker* const> workers, MetricSink& sink);
+  const Host& host() const { return host_; }
   void write_json(std::span<DpiWorker* const> workers, JsonWriter& out);
 
   // Labels merged by name over all workers, most bytes first (ties by name), without labels
@@ -299,6 +304,7 @@ class DpiPlugin {
   static std::vector<Totals> top_n(const std::vector<Totals>& sorted, size_t top);
 
  private:
+  Host& host_;
   Config config_;
   std::vector<std::string> categories_;  // names by category id; set by the first make_worker
   int flows_id_, packets_id_, bytes_id_, no_memory_id_, inspecting_id_, dropped_id_;

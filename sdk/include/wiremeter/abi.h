@@ -90,7 +90,8 @@ typedef struct wm_flow_info {
   uint8_t l4_proto;     /* IANA protocol number */
   uint8_t end_reason;   /* enum wm_flow_end_reason; valid in on_flow_end */
   uint8_t worker;       /* worker that owns the flow */
-  uint16_t reserved;
+  uint16_t app_label;   /* ABI 1.1: application label id (0 = not known yet), set by the DPI
+                         * module through flow_set_label; its name via label_name */
 } wm_flow_info;
 
 typedef enum wm_flow_end_reason {
@@ -182,6 +183,14 @@ typedef struct wm_host_api {
    * for longer history; see GET /api/v1/history). Call from on_tick. Returns 0, or -1 when the
    * host's series limit is reached. */
   int (*record_series)(void* host, const char* name, double value);
+  /* Application labels shared between modules (the DPI module sets them, others read
+   * wm_flow_info.app_label). label_id interns a name and returns its id (1..65535; 0 when the
+   * table is full); any thread, takes a lock: cache the ids. label_name returns the name of an
+   * id ("" for 0 or unknown), valid for the process lifetime; any thread, lock-free. */
+  uint16_t (*label_id)(void* host, const char* name);
+  const char* (*label_name)(void* host, uint16_t id);
+  /* Data path: sets the flow's app_label. Only on the worker that owns the flow. */
+  void (*flow_set_label)(void* host, const wm_flow_info* flow, uint16_t id);
 } wm_host_api;
 
 /* Where collect() puts its samples. Label names/values are parallel arrays of n_labels. */

@@ -131,9 +131,30 @@ class Host {
     api_->record_series(api_->host, name.c_str(), value);
   }
 
+  // Shared application labels (ABI 1.1; on an older host: 0, "" and no-op).
+  uint16_t label_id(const char* name) const {
+    return has(offsetof(wm_host_api, label_id)) && api_->label_id
+               ? api_->label_id(api_->host, name)
+               : 0;
+  }
+  const char* label_name(uint16_t id) const {
+    return has(offsetof(wm_host_api, label_name)) && api_->label_name
+               ? api_->label_name(api_->host, id)
+               : "";
+  }
+  // Data path, on the worker that owns the flow.
+  void set_flow_label(const wm_flow_info* flow, uint16_t id) const noexcept {
+    if (has(offsetof(wm_host_api, flow_set_label)) && api_->flow_set_label) {
+      api_->flow_set_label(api_->host, flow, id);
+    }
+  }
+
   const wm_host_api* raw() const { return api_; }
 
  private:
+  // True when the host's struct reaches past a field at `offset` (pointer-sized).
+  bool has(size_t offset) const noexcept { return api_->struct_size >= offset + sizeof(void*); }
+
   const wm_host_api* api_;
 };
 

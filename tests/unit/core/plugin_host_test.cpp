@@ -73,6 +73,16 @@ TEST_F(HostFixture, RefusesDuplicatesAndMissingDirectories) {
   EXPECT_NE(host.refused().back().reason.find("cannot open plugin directory"), std::string::npos);
 }
 
+TEST_F(HostFixture, LabelsAreInternedOnceAndReadableAnywhere) {
+  uint16_t tls = host.label_id("TLS.Google");
+  EXPECT_NE(tls, 0);
+  EXPECT_EQ(host.label_id("TLS.Google"), tls);
+  EXPECT_NE(host.label_id("DNS"), tls);
+  EXPECT_STREQ(host.label_name(tls), "TLS.Google");
+  EXPECT_STREQ(host.label_name(0), "");
+  EXPECT_STREQ(host.label_name(65535), "");
+}
+
 TEST_F(HostFixture, MetricNamesAreChecked) {
   ASSERT_TRUE(host.load(dir + "/test_good.so"));
   LoadedPlugin& p = *host.loaded()[0];

@@ -9,6 +9,7 @@
 #include <boost/dll/shared_library.hpp>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -103,6 +104,10 @@ class PluginHost {
   const std::vector<MetricFamilyDef>& families() const { return families_; }
   LoadedPlugin* find(const std::string& name);
 
+  // Shared application labels (see wm_host_api.label_id).
+  uint16_t label_id(const char* name);
+  const char* label_name(uint16_t id) const;
+
   // Host API entry points (also used by tests through the C struct).
   int register_metric(LoadedPlugin& p, const char* name, const char* help, int type);
 
@@ -121,6 +126,13 @@ class PluginHost {
   uint32_t flow_state_bytes_ = 0;
   uint32_t n_workers_ = 0;
   std::mutex collect_mutex_;  // collect/json/tick may come from several web threads
+  // Label names by id. Readers on any thread load the pointer without a lock; names are
+  // appended under labels_mutex_ and never freed or moved.
+  std::mutex labels_mutex_;
+  std::map<std::string, uint16_t> label_ids_;
+  std::vector<std::unique_ptr<std::string>> label_storage_;
+  std::unique_ptr<std::atomic<const char*>[]> label_names_ =
+      std::make_unique<std::atomic<const char*>[]>(65536);
 
   friend struct HostApiImpl;
 };

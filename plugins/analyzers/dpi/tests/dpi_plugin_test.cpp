@@ -186,6 +186,9 @@ TEST(DpiPlugin, ClassifiesDnsAndReleasesTheNdpiStruct) {
   EXPECT_EQ(state_of(f).status, Status::kClassified);
   EXPECT_EQ(state_of(f).ndpi_slot, 0u);
   EXPECT_STREQ(state_of(f).host, "www.example.com");
+  // The label reached the flow record, for the other modules.
+  ASSERT_NE(f.info.app_label, 0);
+  EXPECT_STREQ(host.api()->label_name(host.api()->host, f.info.app_label), "DNS");
   EXPECT_EQ(value_of(samples, "wiremeter_dpi_flows_total", "DNS"), 1);
   EXPECT_EQ(value_of(samples, "wiremeter_dpi_packets_total", "DNS"), 2);
   EXPECT_EQ(value_of(samples, "wiremeter_dpi_bytes_total", "DNS"),

@@ -14,6 +14,7 @@
 
 #include <cctype>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -67,6 +68,21 @@ class FakeHost {
       static_cast<FakeHost*>(h)->series[name ? name : ""].push_back(value);
       return 0;
     };
+    api_.label_id = [](void* h, const char* name) {
+      auto* self = static_cast<FakeHost*>(h);
+      for (size_t i = 0; i < self->labels.size(); ++i) {
+        if (self->labels[i] == name) return static_cast<uint16_t>(i + 1);
+      }
+      self->labels.emplace_back(name);
+      return static_cast<uint16_t>(self->labels.size());
+    };
+    api_.label_name = [](void* h, uint16_t id) {
+      auto* self = static_cast<FakeHost*>(h);
+      return id && id <= self->labels.size() ? self->labels[id - 1].c_str() : "";
+    };
+    api_.flow_set_label = [](void*, const wm_flow_info* flow, uint16_t id) {
+      if (flow) const_cast<wm_flow_info*>(flow)->app_label = id;
+    };
     api_.port_info = [](void* h, uint16_t p, wm_port_info* out) {
       auto* self = static_cast<FakeHost*>(h);
       if (p >= self->ports.size() || !out || out->struct_size < sizeof(wm_port_info)) return -1;
@@ -103,6 +119,7 @@ class FakeHost {
   std::vector<std::string> port_names;
   std::string config = "{}";
   std::map<std::string, std::vector<double>> series;  // record_series() calls, by name
+  std::deque<std::string> labels;  // label_id() names; id = index + 1 (deque: stable c_str())
   uint64_t now_ns = 1'700'000'000'000'000'000ull;
 
  private:
