@@ -1,0 +1,163 @@
+// connections: every flow with its 5-tuple, VLAN, packets and bytes per direction, and for TCP
+// its state, history, handshake RTT, retransmissions, reordering, zero windows and resets; plus a
+// servers table with per-server TCP quality.
+//
+// Data path: each worker analyzes its flows in their per-flow state and keeps them on an
+// intrusive list of active flows. At flow end it writes a FlowSummary to its bounded record log
+// and adds it to its servers table. The control plane never reads flow state: when the REST API
+// asks for active flows, it raises a request that the worker answers from worker_tick() with a
+// snapshot of summaries.
+#pragma once
+
+#include <wiremeter/plugin.hpp>
+#include <wiremeter/record_log.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "records.hpp"
+#include "tcp_analysis.hpp"
+
+namespace wiremeter::connections {
+
+// Ended flows kept per worker for the REST API and the report; older ones are dropped (counted).
+inline constexpr size_t kRecordsPerWorker = 200'000;
+// Servers per worker in the servers table; flows of further servers are counted as overflow.
+inline constexpr size_t kServersPerWorker = 100'000;
+// Ended flows a worker holds back while the control plane copies its servers table, so that the
+// worker never waits for that copy.
+inline constexpr size_t kServerBacklog = 4096;
+// How a worker spreads the copying of a snapshot over its ticks. Copying stalls the worker's
+// RX queues: a 1024-descriptor ring fills in about 1 ms at 1 Mpps, so one tick copies for at most
+// that long (some 10-20k flows) and a larger table takes several ticks.
+struct SnapshotPacing {
+  std::chrono::nanoseconds budget{1'000'000};  // per worker_tick
+  size_t max_flows = SIZE_MAX;                 // per worker_tick (tests pin the walk's steps)
+};
+// How long a query waits for fresh snapshots before it serves the previous ones.
+inline constexpr std::chrono::milliseconds kSnapshotWait{300};
+// Handshake RTT histogram bounds, seconds: from a LAN (sub-ms) to satellite links (~0.6 s).
+inline constexpr std::array<double, 12> kRttBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,   0.1,   0.25,   0.5,   1,    2.5};
+// Label values of wiremeter_connections_total{proto}: a fixed set keeps cardinality bounded.
+inline constexpr std::array<const char*, 6> kProtoLabels = {"tcp",    "udp",  "icmp",
+                                                            "icmpv6", "sctp", "other"};
+
+// Per-flow state in the host's flow area (zero-filled at flow creation). 112 bytes.
+struct FlowState {
+  // Links of the worker's list of active flows. Intrusive, so registering a flow never
+  // allocates, and the snapshot walk can step past a flow that ends under it.
+  FlowState* prev;
+  FlowState* next;
+  // The host's record of this flow (stable until on_flow_end); non-null while on the list.
+  // The snapshot needs it for the 5-tuple and counters, which the flow state does not repeat.
+  const wm_flow_info* flow;
+  TcpStats tcp;       // what gets reported
+  TcpTracking track;  // sequence numbers and handshake timing, needed only while active
+};
+static_assert(sizeof(FlowState) == 112, "FlowState is per flow: keep it small");
+
+// Active flows as one worker last published them.
+struct Snapshot {
+  std::shared_ptr<const std::vector<FlowSummary>> flows;
+  uint64_t generation = 0;  // the request it answered; 0 = none published yet
+  std::chrono::steady_clock::time_point taken;
+};
+
+// One per worker thread. on_batch/on_flow_end/worker_tick run on the worker; the methods marked
+// "control plane" may run concurrently with them and touch only atomics, Counters and the
+// mutex-guarded members.
+class Worker {
+ public:
+  Worker(const wm_worker_info& info, size_t record_capacity, SnapshotPacing pacing = {});
+
+  void on_batch(std::span<const wm_packet> packets) noexcept;
+  void on_flow_end(const wm_flow_info& flow, FlowState& state) noexcept;
+  void worker_tick(uint64_t now_ns) noexcept;
+
+  // Control plane: asks for a snapshot answering request `generation` (a growing number).
+  void request_snapshot(uint64_t generation) noexcept;
+  uint64_t published_generation() const noexcept {
+    return published_gen_.load(std::memory_order_acquire);
+  }
+  Snapshot snapshot() const;                                          // control plane
+  const RecordLog<FlowSummary>& records() const { return records_; }  // thread-safe
+  ServerTable servers() const;                                        // control plane: a copy
+
+  // Counters for collect(); written by the worker only.
+  Counter active;  // flows on the active list
+  std::array<Counter, kProtoLabels.size()> started;
+  Counter retx_packets, resets;
+  std::array<Counter, kRttBounds.size() + 1> rtt_buckets;  // per bucket, not cumulative
+  Counter rtt_sum_us;
+  Counter lost_records;  // records or servers lost to a failed allocation
+
+ private:
+  void link(FlowState& s, const wm_flow_info* flow) noexcept;
+  void unlink(FlowState& s) noexcept;
+  void observe_rtt(uint64_t us) noexcept;
+  void add_to_servers(const FlowSummary* f);
+
+  FlowStateSlot<FlowState> slot_;
+  SnapshotPacing pacing_;
+  FlowState* head_ = nullptr;  // newest first
+
+  // Snapshot in progress (worker only).
+  bool building_ = false;
+  uint64_t building_gen_ = 0;
+  FlowState* cursor_ = nullptr;  // next flow to copy; on_flow_end moves it past an ending flow
+  std::vector<FlowSummary> building_flows_;
+
+  // Shared with the control plane.
+  std::atomic<uint64_t> requested_gen_{0};
+  std::atomic<uint64_t> published_gen_{0};
+  mutable std::mutex snapshot_mutex_;
+  Snapshot published_;  // guarded by snapshot_mutex_
+  RecordLog<FlowSummary> records_;
+  mutable std::mutex servers_mutex_;
+  ServerTable servers_;                      // guarded by servers_mutex_
+  std::vector<FlowSummary> server_backlog_;  // worker only; capacity kServerBacklog
+};
+
+// One per process, on the control plane.
+class Plugin {
+ public:
+  using Worker = connections::Worker;
+  using FlowState = connections::FlowState;
+
+  explicit Plugin(Host& host);
+  std::unique_ptr<Worker> make_worker(const wm_worker_info& info);
+  void collect(std::span<Worker* const> workers, MetricSink& sink);
+  void write_json(std::span<Worker* const> workers, JsonWriter& out);
+  int query(std::span<Worker* const> workers, std::string_view path, const Query& q,
+            JsonWriter& out);
+
+ private:
+  struct Snapshots {
+    std::vector<Snapshot> per_worker;
+    bool fresh = true;  // every worker answered this request
+    double age_ms = 0;  // of the oldest snapshot used
+  };
+  Snapshots fresh_snapshots(std::span<Worker* const> workers);
+
+  int query_flows(std::span<Worker* const> workers, const Query& q, JsonWriter& out);
+  int query_flow(std::span<Worker* const> workers, std::string_view id, const Query& q,
+                 JsonWriter& out);
+  int query_servers(std::span<Worker* const> workers, const Query& q, JsonWriter& out);
+
+  const char* app_name(const FlowSummary& f) const { return host_.label_name(f.app_label); }
+
+  Host& host_;  // outlives the plugin
+  int active_id_, total_id_, retx_id_, resets_id_, rtt_id_, dropped_id_;
+  uint64_t snapshot_request_ = 0;
+};
+
+}  // namespace wiremeter::connections

@@ -1,0 +1,323 @@
+// connections: the REST views under /api/v1/connections/.
+//
+//   flows               active and recently ended flows, sorted, filtered and paged here
+//   flows/<worker>:<id> one flow
+//   servers             the servers table, sorted, filtered and paged the same way
+//
+// Active flows come from snapshots the workers publish on request (see Worker::worker_tick);
+// a response that includes them says how fresh they are.
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <unordered_set>
+
+#include "connections.hpp"
+
+namespace wiremeter::connections {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Snapshots younger than this are served without asking the workers again, so paging through a
+// list does not make every worker walk its flows for every page.
+constexpr std::chrono::milliseconds kSnapshotReuse{250};
+
+enum class StateFilter { kActive, kEnded, kAll };
+
+struct Window {
+  uint64_t from_ns = 0;
+  uint64_t to_ns = UINT64_MAX;
+  bool contains(const FlowSummary& f) const { return f.first_ns <= to_ns && f.last_ns >= from_ns; }
+};
+
+// Unix seconds, possibly with a fraction.
+uint64_t parse_time(const Query& q, const std::string& key, uint64_t fallback) {
+  auto v = q.get(key);
+  if (!v) return fallback;
+  double s = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), s);
+  if (ec != std::errc() || end != v->data() + v->size() || !(s >= 0) || s > 1e10) {
+    throw QueryError(key + ": expected unix seconds");
+  }
+  return static_cast<uint64_t>(s * 1e9);
+}
+
+Window parse_window(const Query& q) {
+  Window w;
+  w.from_ns = parse_time(q, "from", 0);
+  w.to_ns = parse_time(q, "to", UINT64_MAX);
+  if (w.from_ns > w.to_ns) throw QueryError("from: must not be after to");
+  return w;
+}
+
+StateFilter parse_state(const Query& q) {
+  std::string s = q.get_or("state", "all");
+  if (s == "active") return StateFilter::kActive;
+  if (s == "ended") return StateFilter::kEnded;
+  if (s == "all") return StateFilter::kAll;
+  throw QueryError("state: must be active, ended or all");
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool endpoint_matches(const std::string& needle, const uint8_t* addr, uint8_t ip_version,
+                      uint16_t port) {
+  return format_addr(addr, ip_version).find(needle) != std::string::npos ||
+         std::to_string(port).find(needle) != std::string::npos;
+}
+
+// Substring of the client or server address or port.
+bool flow_matches(const std::string& needle, const FlowSummary& f) {
+  if (needle.empty()) return true;
+  return endpoint_matches(needle, f.addr[0], f.ip_version, f.port[0]) ||
+         endpoint_matches(needle, f.addr[1], f.ip_version, f.port[1]);
+}
+
+uint64_t flow_key(uint8_t worker, uint64_t id) { return id << 8 | worker; }
+
+// Ties sort by flow id so that pages do not overlap or skip rows between requests.
+bool id_less(const FlowSummary* a, const FlowSummary* b) {
+  return std::tie(a->worker, a->id) < std::tie(b->worker, b->id);
+}
+template <typename Key>
+bool by(const FlowSummary* a, const FlowSummary* b, Key key) {
+  auto ka = key(*a), kb = key(*b);
+  return ka != kb ? ka < kb : id_less(a, b);
+}
+int64_t rtt_or_none(const FlowSummary& f) {
+  return f.tcp.has_handshake_rtt() ? static_cast<int64_t>(f.tcp.handshake_us()) : -1;
+}
+
+// ListPage writes the whole page object; the snapshot's freshness goes in as one more member.
+void write_page(JsonWriter& out, std::string page, const JsonWriter* snapshot) {
+  if (snapshot && !page.empty() && page.back() == '}') {
+    page.pop_back();
+    page += ",\"snapshot\":" + snapshot->str() + "}";
+  }
+  out.raw(page);
+}
+
+}  // namespace
+
+Plugin::Snapshots Plugin::fresh_snapshots(std::span<Worker* const> workers) {
+  Snapshots out;
+  auto now = Clock::now();
+  bool recent = !workers.empty();
+  for (Worker* w : workers) {
+    if (!w) continue;
+    Snapshot s = w->snapshot();
+    recent &= s.generation != 0 && now - s.taken < kSnapshotReuse;
+  }
+  if (!recent) {
+    uint64_t gen = ++snapshot_request_;
+    for (Worker* w : workers) {
+      if (w) w->request_snapshot(gen);
+    }
+    auto deadline = now + kSnapshotWait;
+    for (;;) {
+      bool all = true;
+      for (Worker* w : workers) all &= !w || w->published_generation() >= gen;
+      if (all) break;
+      if (Clock::now() >= deadline) {
+        // A worker with many flows needs several ticks, or it is stopped: serve what it
+        // published last.
+        out.fresh = false;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  now = Clock::now();
+  for (Worker* w : workers) {
+    if (!w) continue;
+    Snapshot s = w->snapshot();
+    if (s.generation == 0) {
+      out.fresh = false;
+    } else {
+      out.age_ms =
+          std::max(out.age_ms, std::chrono::duration<double, std::milli>(now - s.taken).count());
+    }
+    out.per_worker.push_back(std::move(s));
+  }
+  return out;
+}
+
+int Plugin::query(std::span<Worker* const> workers, std::string_view path, const Query& q,
+                  JsonWriter& out) {
+  if (path == "flows") return query_flows(workers, q, out);
+  if (path.starts_with("flows/")) return query_flow(workers, path.substr(6), q, out);
+  if (path == "servers") return query_servers(workers, q, out);
+  return 404;
+}
+
+int Plugin::query_flows(std::span<Worker* const> workers, const Query& q, JsonWriter& out) {
+  q.allow_only({"sort", "order", "page", "size", "filter", "state", "from", "to"});
+  using Row = const FlowSummary*;
+  ListPage<Row> page(
+      q,
+      {{"bytes", [](Row a, Row b) { return by(a, b, [](auto& f) { return f.total_bytes(); }); }},
+       {"packets",
+        [](Row a, Row b) { return by(a, b, [](auto& f) { return f.total_packets(); }); }},
+       {"start", [](Row a, Row b) { return by(a, b, [](auto& f) { return f.first_ns; }); }},
+       {"duration", [](Row a, Row b) { return by(a, b, [](auto& f) { return f.duration_ns(); }); }},
+       {"rtt", [](Row a, Row b) { return by(a, b, rtt_or_none); }},
+       {"retransmissions",
+        [](Row a, Row b) { return by(a, b, [](auto& f) { return f.tcp.retx_packets; }); }}},
+      "bytes");
+  StateFilter state = parse_state(q);
+  Window window = parse_window(q);
+  std::string needle = lower(q.get_or("filter", ""));
+
+  std::vector<FlowSummary> ended;
+  std::unordered_set<uint64_t> ended_ids;
+  if (state != StateFilter::kActive) {
+    for (Worker* w : workers) {
+      if (!w) continue;
+      w->records().for_each([&](const FlowSummary& f) {
+        if (state == StateFilter::kAll) ended_ids.insert(flow_key(f.worker, f.id));
+        if (window.contains(f) && flow_matches(needle, f)) ended.push_back(f);
+      });
+    }
+  }
+  std::vector<Row> rows;
+  rows.reserve(ended.size());
+  for (const FlowSummary& f : ended) rows.push_back(&f);
+  Snapshots snaps;
+  if (state != StateFilter::kEnded) {
+    snaps = fresh_snapshots(workers);
+    for (const Snapshot& s : snaps.per_worker) {
+      if (!s.flows) continue;
+      for (const FlowSummary& f : *s.flows) {
+        // A flow that ended after its snapshot was taken is shown once, as ended.
+        if (ended_ids.count(flow_key(f.worker, f.id))) continue;
+        if (window.contains(f) && flow_matches(needle, f)) rows.push_back(&f);
+      }
+    }
+  }
+  JsonWriter body, snapshot;
+  page.write(rows, body, [this](JsonWriter& w, Row f) { write_flow(w, *f, app_name(*f)); });
+  if (state != StateFilter::kEnded) {
+    snapshot.begin_object().field("fresh", snaps.fresh).field("age_ms", snaps.age_ms).end_object();
+  }
+  write_page(out, body.take(), state != StateFilter::kEnded ? &snapshot : nullptr);
+  return 200;
+}
+
+int Plugin::query_flow(std::span<Worker* const> workers, std::string_view id, const Query& q,
+                       JsonWriter& out) {
+  q.allow_only({});
+  uint32_t worker = 0;
+  uint64_t flow_id = 0;
+  size_t colon = id.find(':');
+  auto parse = [](std::string_view s, auto& v) {
+    auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    return !s.empty() && ec == std::errc() && end == s.data() + s.size();
+  };
+  if (colon == std::string_view::npos || !parse(id.substr(0, colon), worker) ||
+      !parse(id.substr(colon + 1), flow_id) || worker > 255) {
+    throw QueryError("flow: expected <worker>:<id>, as in the flow lists");
+  }
+  auto matches = [&](const FlowSummary& f) { return f.worker == worker && f.id == flow_id; };
+  std::optional<FlowSummary> found;
+  for (Worker* w : workers) {
+    if (!w) continue;
+    w->records().for_each([&](const FlowSummary& f) {
+      if (matches(f)) found = f;
+    });
+  }
+  Snapshots snaps;
+  if (!found) {
+    snaps = fresh_snapshots(workers);
+    for (const Snapshot& s : snaps.per_worker) {
+      if (!s.flows) continue;
+      for (const FlowSummary& f : *s.flows) {
+        if (matches(f)) found = f;
+      }
+    }
+  }
+  if (!found) {
+    out.begin_object().field("error", "no such flow: " + std::string(id)).end_object();
+    return 404;
+  }
+  out.begin_object().key("flow");
+  write_flow(out, *found, app_name(*found));
+  if (found->end_reason == WM_FLOW_ACTIVE) {
+    out.key("snapshot")
+        .begin_object()
+        .field("fresh", snaps.fresh)
+        .field("age_ms", snaps.age_ms)
+        .end_object();
+  }
+  out.end_object();
+  return 200;
+}
+
+int Plugin::query_servers(std::span<Worker* const> workers, const Query& q, JsonWriter& out) {
+  q.allow_only({"sort", "order", "page", "size", "filter", "from", "to"});
+  using Row = std::pair<const ServerKey*, const ServerStats*>;
+  auto tie_break = [](const Row& a, const Row& b) {
+    return std::memcmp(a.first, b.first, sizeof(ServerKey)) < 0;
+  };
+  auto by_stat = [tie_break](auto key) {
+    return [key, tie_break](const Row& a, const Row& b) {
+      auto ka = key(*a.second), kb = key(*b.second);
+      return ka != kb ? ka < kb : tie_break(a, b);
+    };
+  };
+  ListPage<Row> page(
+      q,
+      {{"flows", by_stat([](const ServerStats& s) { return s.flows; })},
+       {"bytes", by_stat([](const ServerStats& s) { return s.bytes; })},
+       {"packets", by_stat([](const ServerStats& s) { return s.packets; })},
+       {"rtt", by_stat([](const ServerStats& s) { return s.rtt_count ? s.rtt_avg_us() : -1.0; })},
+       {"retransmissions", by_stat([](const ServerStats& s) { return s.retransmission_ratio(); })},
+       {"port",
+        [tie_break](const Row& a, const Row& b) {
+          return a.first->port != b.first->port ? a.first->port < b.first->port : tie_break(a, b);
+        }}},
+      "bytes");
+  bool windowed = q.get("from") || q.get("to");
+  Window window = parse_window(q);
+  std::string needle = lower(q.get_or("filter", ""));
+
+  // All time: the workers' tables of ended flows. In a window: rebuilt from the flows kept.
+  ServerTable table;
+  for (Worker* w : workers) {
+    if (!w) continue;
+    if (windowed) {
+      w->records().for_each([&](const FlowSummary& f) {
+        if (window.contains(f)) table.add(f);
+      });
+    } else {
+      table.merge(w->servers());
+    }
+  }
+  Snapshots snaps = fresh_snapshots(workers);
+  for (const Snapshot& s : snaps.per_worker) {
+    if (!s.flows) continue;
+    for (const FlowSummary& f : *s.flows) {
+      if (window.contains(f)) table.add(f);
+    }
+  }
+  std::vector<Row> rows;
+  for (const auto& [k, v] : table.rows()) {
+    if (needle.empty() || endpoint_matches(needle, k.addr, k.ip_version, k.port)) {
+      rows.emplace_back(&k, &v);
+    }
+  }
+  JsonWriter body, snapshot;
+  page.write(rows, body, [](JsonWriter& w, const Row& r) { write_server(w, *r.first, *r.second); });
+  snapshot.begin_object().field("fresh", snaps.fresh).field("age_ms", snaps.age_ms).end_object();
+  write_page(out, body.take(), &snapshot);
+  return 200;
+}
+
+}  // namespace wiremeter::connections
