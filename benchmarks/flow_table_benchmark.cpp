@@ -99,6 +99,7 @@ std::unique_ptr<Fixture>& fixture_slot() {
 void insert_all(Fixture& f, size_t begin, size_t end) {
   wm_packet p = base_view();
   for (size_t i = begin; i < end; ++i) {
+    if ((i & 31) == 0) f.table->begin_batch();  // bursts of 32, as the worker does
     fill_view(p, f.keys[i], false, f.ts++);
     f.table->track(p);
   }
@@ -194,6 +195,7 @@ void BM_FlowInsertEvict(benchmark::State& state) {
   wm_packet p = base_view();
   size_t i = f.cursor;
   for (auto _ : state) {
+    if ((i & 31) == 0) f.table->begin_batch();
     fill_view(p, f.keys[i], false, f.ts++);
     f.table->track(p);
     benchmark::DoNotOptimize(p.flow);
@@ -229,6 +231,7 @@ void BM_FlowBudget(benchmark::State& state) {
     uint64_t n = static_cast<uint64_t>(table.capacity()) * 4;
     wm_packet p = base_view();
     for (uint64_t i = 0; i < n; ++i) {
+      if ((i & 31) == 0) table.begin_batch();
       fill_view(p, key_of(static_cast<uint32_t>(i)), false, i + 1);
       table.track(p);
     }

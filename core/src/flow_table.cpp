@@ -64,13 +64,13 @@ FlowTable::FlowTable(size_t memory_bytes, uint32_t state_bytes, FlowTimeouts tim
   stride_ = (sizeof(FlowRecord) + state_bytes + 15) & ~size_t{15};
   // Largest capacity whose records plus a power-of-two index (>= 2 buckets per flow) fit.
   uint64_t cap = memory_bytes / (stride_ + 2 * sizeof(Bucket));
-  if (cap < 16) cap = 16;
+  if (cap < 64) cap = 64;  // more than one batch of new flows (see allocate)
   if (cap > 0x7fffffffu) cap = 0x7fffffffu;
   uint64_t buckets;
   for (;;) {
     buckets = 1;
     while (buckets < cap * 2) buckets <<= 1;
-    if (cap <= 16 || cap * stride_ + buckets * sizeof(Bucket) <= memory_bytes) break;
+    if (cap <= 64 || cap * stride_ + buckets * sizeof(Bucket) <= memory_bytes) break;
     cap = cap * 15 / 16;
   }
   capacity_ = static_cast<uint32_t>(cap);
@@ -140,16 +140,29 @@ void FlowTable::release(uint32_t idx, uint8_t reason) noexcept {
 
 uint32_t FlowTable::allocate() noexcept {
   if (free_head_ == kNil) {
-    // Evict the least recently active flow over all timeout classes.
-    uint32_t victim = kNil;
-    for (uint32_t t : tail_) {
-      if (t != kNil && (victim == kNil || record(t)->info.last_ns < record(victim)->info.last_ns)) {
-        victim = t;
+    // Evict the least recently active flow over all timeout classes, skipping flows of the
+    // current batch (their records are still referenced by its packets): those move to the
+    // head, where they belong anyway. A batch touches at most kBurstSize flows, far fewer than
+    // the minimum capacity, so the loop ends quickly.
+    for (uint32_t tries = 0; tries <= capacity_; ++tries) {
+      uint32_t victim = kNil;
+      for (uint32_t t : tail_) {
+        if (t != kNil &&
+            (victim == kNil || record(t)->info.last_ns < record(victim)->info.last_ns)) {
+          victim = t;
+        }
       }
+      if (victim == kNil) return kNil;
+      if (record(victim)->batch == batch_) {
+        list_unlink(victim);
+        list_push_head(victim);
+        continue;
+      }
+      release(victim, WM_FLOW_EVICTED);
+      bump(counters_.evicted, 1);
+      break;
     }
-    assert(victim != kNil);
-    release(victim, WM_FLOW_EVICTED);
-    bump(counters_.evicted, 1);
+    if (free_head_ == kNil) return kNil;
   }
   uint32_t idx = free_head_;
   free_head_ = record(idx)->next;
@@ -190,6 +203,7 @@ bool FlowTable::track(wm_packet& pkt) noexcept {
     f.bytes[dir] += pkt.wire_len;
     if (pkt.ts_ns > f.last_ns) f.last_ns = pkt.ts_ns;
     uint32_t now_s = static_cast<uint32_t>(pkt.ts_ns / 1'000'000'000ull);
+    r->batch = batch_;
     if (now_s != r->relinked_s && head_[r->timeout_class] != idx) {
       list_unlink(idx);
       list_push_head(idx);
@@ -202,6 +216,10 @@ bool FlowTable::track(wm_packet& pkt) noexcept {
   }
 
   uint32_t idx = allocate();
+  if (idx == kNil) {
+    bump(counters_.no_room, 1);
+    return false;
+  }
   // allocate() may have evicted a flow and shifted buckets; find the insertion slot anew.
   b = hash & bucket_mask_;
   while (buckets_[b].hash != 0) b = (b + 1) & bucket_mask_;
@@ -224,6 +242,7 @@ bool FlowTable::track(wm_packet& pkt) noexcept {
   f.worker = worker_id_;
   r->hash = hash;
   r->relinked_s = static_cast<uint32_t>(pkt.ts_ns / 1'000'000'000ull);
+  r->batch = batch_;
   r->in_use = 1;
   r->timeout_class = timeout_class_of(pkt.l4_proto);
   list_push_head(idx);

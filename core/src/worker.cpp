@@ -74,6 +74,7 @@ void Worker::analyze(uint16_t port_index, rte_mbuf** pkts, uint16_t n, uint64_t 
   uint64_t bytes = 0;
   uint64_t newest = 0;
   uint64_t without_flow = 0;
+  flows_->begin_batch();
   for (uint16_t i = 0; i < n; ++i) {
     rte_mbuf* m = pkts[i];
     wm_packet& v = views_[i];

@@ -88,12 +88,15 @@ TEST(FlowTable, EvictsLeastRecentlyActiveWithinBudget) {
   });
   for (uint32_t i = 0; i < cap; ++i) {
     wm_packet p = udp("198.18.0.1", static_cast<uint16_t>(i + 1), "198.18.0.2", 9, (i + 1) * kSec);
+    t.begin_batch();  // one packet per batch, as in a trickle of traffic
     t.track(p);
   }
   // Touch flow 1 so that flow 2 becomes the least recently active.
   wm_packet again = udp("198.18.0.1", 1, "198.18.0.2", 9, (cap + 1) * kSec);
+  t.begin_batch();
   t.track(again);
   wm_packet extra = udp("198.18.0.1", 60000, "198.18.0.2", 9, (cap + 2) * kSec);
+  t.begin_batch();
   ASSERT_TRUE(t.track(extra));
   ASSERT_EQ(evicted.size(), 1u);
   EXPECT_EQ(evicted[0], 2);
@@ -106,6 +109,29 @@ TEST(FlowTable, EvictsLeastRecentlyActiveWithinBudget) {
     t.track(p);
   }
   EXPECT_EQ(t.counters().created.load(), cap + 1);
+}
+
+TEST(FlowTable, NeverEvictsAFlowOfTheCurrentBatch) {
+  FlowTable t(1, 0, FlowTimeouts{}, 0);  // the minimum table
+  uint32_t cap = t.capacity();
+  std::vector<uint16_t> evicted;
+  t.set_end_callback([&](const wm_flow_info& f, uint8_t*) { evicted.push_back(f.port[0]); });
+  t.begin_batch();
+  for (uint32_t i = 0; i < cap; ++i) {
+    wm_packet p = udp("198.18.0.1", static_cast<uint16_t>(i + 1), "198.18.0.2", 9, kSec);
+    t.track(p);
+  }
+  // Next batch: the oldest flow (port 1) is touched first, then a new flow needs room. The
+  // least recently active flow is port 1 by time, but it belongs to this batch: port 2 goes.
+  t.begin_batch();
+  wm_packet again = udp("198.18.0.1", 1, "198.18.0.2", 9, kSec);  // same second: not relinked
+  t.track(again);
+  const wm_flow_info* kept = again.flow;
+  wm_packet fresh = udp("198.18.0.1", 60000, "198.18.0.2", 9, kSec);
+  ASSERT_TRUE(t.track(fresh));
+  ASSERT_EQ(evicted.size(), 1u);
+  EXPECT_NE(evicted[0], 1);
+  EXPECT_EQ(kept->port[0], 1);  // the earlier packet's record is still its flow
 }
 
 TEST(FlowTable, NonIpAndLaterFragmentsHaveNoFlow) {

@@ -31,6 +31,7 @@ struct FlowTableCounters {
   std::atomic<uint64_t> created{0};
   std::atomic<uint64_t> expired{0};
   std::atomic<uint64_t> evicted{0};
+  std::atomic<uint64_t> no_room{0};  // packets left without a flow: table full of this batch
 };
 
 // The core flow record. The public wm_flow_info comes first; plugin state follows the record
@@ -41,10 +42,14 @@ struct FlowRecord {
   uint32_t prev;  // activity list links (record indexes); kNil at the ends
   uint32_t next;
   uint32_t relinked_s;  // capture second of the last move to the list head
+  uint32_t batch;       // the batch that last touched the flow (see begin_batch)
   uint8_t timeout_class;
   uint8_t in_use;
   uint16_t pad;
 };
+
+// The core's own per-flow cost; plugin state comes on top. Issue budget: at most 256 bytes.
+static_assert(sizeof(FlowRecord) <= 128, "keep the core flow record within two cache lines");
 
 class FlowTable {
  public:
@@ -61,6 +66,10 @@ class FlowTable {
   FlowTable& operator=(const FlowTable&) = delete;
 
   void set_end_callback(EndCallback cb) { on_end_ = std::move(cb); }
+
+  // Starts a batch. Flows touched in the current batch are never evicted: earlier packets of
+  // the batch still point at their records until the plugins have seen them.
+  void begin_batch() noexcept { ++batch_; }
 
   // Finds or creates the flow of a decoded packet and fills pkt.flow, pkt.flow_state and
   // pkt.direction; updates packet/byte counters and activity. Packets without IP, and
@@ -114,6 +123,7 @@ class FlowTable {
   uint32_t tail_[3] = {kNil, kNil, kNil};  // least recently active
   uint64_t timeout_ns_[3];
   uint64_t next_id_ = 1;
+  uint32_t batch_ = 0;
   uint8_t worker_id_;
   EndCallback on_end_;
   FlowTableCounters counters_;
