@@ -261,10 +261,6 @@ int App::run() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  if (web_ && offline && options_.listen) {
-    // Offline with a server: keep serving the finished analysis until interrupted.
-    while (!g_shutdown.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
   tick();
   std::string report;
   if (offline || options_.run_seconds > 0) {
@@ -272,6 +268,12 @@ int App::run() {
     dataplane_->stop();
     run_end_ = std::chrono::steady_clock::now();
     report = options_.report == "json" ? report_json() : report_text();
+  }
+  if (web_ && offline && options_.listen) {
+    // Offline with a server: keep serving the finished analysis (all flows ended, so the
+    // modules' tables are complete) until interrupted.
+    log_info("capture analyzed; serving the results until interrupted");
+    while (!g_shutdown.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (web_) {
     mg_stop(web_);

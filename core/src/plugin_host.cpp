@@ -278,6 +278,7 @@ std::vector<AnalyzerSlot> PluginHost::init_worker(uint32_t worker_id, uint32_t n
   std::vector<AnalyzerSlot> slots;
   for (auto& p : loaded_) {
     if (!p->is_analyzer()) continue;
+    std::lock_guard plugin_lock(p->mutex);
     if (p->workers.size() < n_workers) p->workers.resize(n_workers, nullptr);
     wm_worker_info info{sizeof(wm_worker_info), worker_id, n_workers, p->flow_state_offset, 0};
     void* w = p->desc->analyzer->worker_init(p->ctx, &info);
@@ -299,7 +300,10 @@ std::vector<AnalyzerSlot> PluginHost::init_worker(uint32_t worker_id, uint32_t n
 
 void PluginHost::forget_workers() {
   std::lock_guard lock(collect_mutex_);
-  for (auto& p : loaded_) p->workers.clear();
+  for (auto& p : loaded_) {
+    std::lock_guard plugin_lock(p->mutex);
+    p->workers.clear();
+  }
 }
 
 namespace {
@@ -352,10 +356,10 @@ void json_append(void* ctx, const char* data, size_t len) {
 }  // namespace
 
 std::vector<MetricSample> PluginHost::collect() {
-  std::lock_guard lock(collect_mutex_);
   std::vector<MetricSample> out;
   for (auto& p : loaded_) {
     if (!p->is_analyzer() || !p->desc->analyzer->collect) continue;
+    std::lock_guard plugin_lock(p->mutex);
     CollectState st{&out, families_.size(), 0, {}};
     for (size_t i = 0; i < families_.size(); ++i) {
       if (families_[i].plugin == p->desc->name) st.allowed.insert(static_cast<int>(i));
@@ -368,9 +372,9 @@ std::vector<MetricSample> PluginHost::collect() {
 }
 
 std::string PluginHost::plugin_json(const std::string& name) {
-  std::lock_guard lock(collect_mutex_);
   LoadedPlugin* p = find(name);
   if (!p) return {};
+  std::lock_guard plugin_lock(p->mutex);
   std::string out;
   wm_json_sink sink{&out, &json_append};
   if (p->is_analyzer()) {
@@ -386,9 +390,10 @@ std::string PluginHost::plugin_json(const std::string& name) {
 
 int PluginHost::query(const std::string& name, const std::string& path,
                       const std::string& query_string, std::string& out) {
-  std::lock_guard lock(collect_mutex_);
   LoadedPlugin* p = find(name);
   if (!p || !p->is_analyzer()) return 404;
+  // Per plugin: a slow view of one plugin does not hold up /metrics for the others.
+  std::lock_guard plugin_lock(p->mutex);
   const wm_analyzer_hooks* a = p->desc->analyzer;
   if (a->struct_size < offsetof(wm_analyzer_hooks, query) + sizeof(a->query) || !a->query) {
     return 404;
@@ -399,9 +404,9 @@ int PluginHost::query(const std::string& name, const std::string& path,
 }
 
 void PluginHost::tick(uint64_t now_ns) {
-  std::lock_guard lock(collect_mutex_);
   for (auto& p : loaded_) {
     if (p->is_analyzer() && p->desc->analyzer->on_tick) {
+      std::lock_guard plugin_lock(p->mutex);
       p->desc->analyzer->on_tick(p->ctx, p->workers.data(),
                                  static_cast<uint32_t>(p->workers.size()), now_ns);
     }

@@ -126,6 +126,7 @@ void Worker::run(const std::atomic<bool>& stop, bool stop_when_dry) {
   uint64_t last_expiry_ns = 0;
   std::vector<bool> dry(rx_.size(), false);
   size_t n_dry = 0;
+  capture_clock_ = stop_when_dry;
   while (!stop.load(std::memory_order_relaxed)) {
     bool busy = false;
     uint64_t now = wall_clock_ns();
@@ -179,7 +180,15 @@ void Worker::run(const std::atomic<bool>& stop, bool stop_when_dry) {
   }
 }
 
-void Worker::shutdown() noexcept { flows_->flush(); }
+void Worker::shutdown() noexcept {
+  flows_->flush();
+  // One last tick after the final flush, so that plugins publishing from worker_tick show
+  // what the ended flows left. The worker thread has stopped: this thread may touch them.
+  uint64_t now = capture_clock_ ? last_ts_.load(std::memory_order_relaxed) : wall_clock_ns();
+  for (auto& a : analyzers_) {
+    if (a.worker_tick && a.worker_ctx) a.worker_tick(a.worker_ctx, now);
+  }
+}
 
 void Worker::release_plugins() noexcept {
   for (auto& a : analyzers_) {

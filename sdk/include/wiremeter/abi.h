@@ -246,8 +246,9 @@ typedef struct wm_analyzer_hooks {
 
   /* ---- ABI 1.1 ---- */
   /* Data path, optional. Called on each worker's own thread about every 100 ms, with or
-   * without traffic (offline: every 100 ms of capture time). The place to publish snapshots
-   * for the control plane and to age per-worker state. */
+   * without traffic (offline: every 100 ms of capture time), and once more after the last
+   * flows ended at shutdown (then from the control thread, with the worker stopped). The place
+   * to publish snapshots for the control plane and to age per-worker state. */
   void (*worker_tick)(void* worker, uint64_t now_ns);
   /* Control plane, optional. Answers GET /api/v1/<plugin>/<path>?<query_string> (path without
    * leading slash, query string still URL-encoded, both never NULL). Writes one JSON value to

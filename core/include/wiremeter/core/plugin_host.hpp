@@ -51,6 +51,10 @@ struct LoadedPlugin {
   void* ctx = nullptr;
   uint32_t flow_state_offset = 0;
   std::vector<void*> workers;  // one context per worker, analyzers only
+  // Serializes this plugin's control-plane hooks (collect, write_json, query, on_tick): the
+  // SDK promises a plugin never sees two of them at once. Per plugin, so one slow plugin does
+  // not stall the others.
+  std::mutex mutex;
   // Host-side state behind the wm_host_api given to this plugin.
   PluginHost* owner = nullptr;
   std::string config_cache;
@@ -125,7 +129,7 @@ class PluginHost {
   std::vector<MetricFamilyDef> families_;
   uint32_t flow_state_bytes_ = 0;
   uint32_t n_workers_ = 0;
-  std::mutex collect_mutex_;  // collect/json/tick may come from several web threads
+  std::mutex collect_mutex_;  // worker set-up and tear-down (see also LoadedPlugin::mutex)
   // Label names by id. Readers on any thread load the pointer without a lock; names are
   // appended under labels_mutex_ and never freed or moved.
   std::mutex labels_mutex_;

@@ -111,6 +111,7 @@ class Worker {
   StatCounter decode_errors_[static_cast<size_t>(DecodeError::kCount)];
   StatCounter no_flow_;
   std::atomic<uint64_t> last_ts_{0};
+  bool capture_clock_ = false;  // offline: time is the capture's, not the wall clock
   wm_packet views_[kBurstSize];
 };
 
