@@ -100,6 +100,7 @@ pipeline_field() {  # variant field
 }
 pps_bare=$(pipeline_field pipeline/no_plugins items_per_second)
 pps_plugins=$(pipeline_field pipeline/all_plugins items_per_second)
+pps_plugins_cold=$(pipeline_field pipeline/all_plugins_cold items_per_second)
 packets=$(pipeline_field pipeline/no_plugins packets)
 plugins=$(awk -F'plugins: ' '/"label":/ && /plugins: / { sub(/",?$/, "", $2); print $2; exit }' \
   "$tmp/pipeline.json")
@@ -182,16 +183,19 @@ ratio() {  # label a b
 cpu=$(awk -F': *' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 echo
 echo "capture:  $capture ($packets packets, $ndpi_ip IP)"
+echo "plugins:  ${plugins:-none}"
 echo "machine:  $(nproc) CPUs, ${cpu:-unknown CPU}; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 printf "  %-52s %11s %10s\n" "" "packets/s" "ns/packet"
 row "pipeline_benchmark, no plugins (1 core, memory)" "$pps_bare"
-row "pipeline_benchmark, all plugins (${plugins:-none})" "$pps_plugins"
+row "pipeline_benchmark, all plugins, warm (flows kept)" "$pps_plugins"
+row "pipeline_benchmark, all plugins, cold (every flow new)" "$pps_plugins_cold"
 row "wiremeter live, sink, net_pcap infinite_rx (${live_secs} s)" "$pps_live"
 row "dpdk-testpmd rxonly, net_pcap infinite_rx" "$pps_testpmd"
 row "ndpiReader, own figure (IP packets/s)" "$pps_ndpi"
 row "ndpiReader, all packets/s (own x $ndpi_total/$ndpi_ip)" "$pps_ndpi_all"
 echo
 ratio "pipeline all plugins / ndpiReader (all packets)" "$pps_plugins" "$pps_ndpi_all"
+ratio "pipeline all plugins, cold / ndpiReader (all packets)" "$pps_plugins_cold" "$pps_ndpi_all"
 ratio "pipeline no plugins / ndpiReader (all packets)" "$pps_bare" "$pps_ndpi_all"
 ratio "wiremeter live / dpdk-testpmd rxonly" "$pps_live" "$pps_testpmd"

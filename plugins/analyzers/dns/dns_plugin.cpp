@@ -383,13 +383,28 @@ void Worker::on_query(const wm_packet& p, FlowState* state, Transport transport)
   if (!state || !p.flow) return;  // nowhere to remember it
   prune(*state, p.flow->id);
   uint32_t hash = m.has_question ? static_cast<uint32_t>(name_hash(m.qname.view())) : 0;
-  for (uint32_t ref = state->pending; ref; ref = pending_.at(ref).next) {
-    const PendingQuery& q = pending_.at(ref);
-    if (q.id == m.header.id && q.name_hash == hash) {
-      retransmissions.add();
-      ++s.retransmissions;
-      break;
-    }
+  // One pass: spot a retransmission, and find the oldest outstanding query (the list's tail).
+  bool retransmission = false;
+  uint32_t outstanding = 0;
+  uint32_t* oldest_link = nullptr;
+  for (uint32_t* link = &state->pending; *link; link = &pending_.at(*link).next) {
+    const PendingQuery& q = pending_.at(*link);
+    if (!retransmission && q.id == m.header.id && q.name_hash == hash) retransmission = true;
+    ++outstanding;
+    oldest_link = link;
+  }
+  if (retransmission) {
+    retransmissions.add();
+    ++s.retransmissions;
+  }
+  // A client that never hears back would grow its list without end, and this walk with it
+  // (a query flood on one 5-tuple): past kMaxPendingPerFlow the oldest query is unanswered.
+  if (outstanding >= kMaxPendingPerFlow && oldest_link) {
+    uint32_t ref = *oldest_link;
+    report_unanswered(pending_.at(ref));
+    *oldest_link = 0;
+    pending_.release(ref);
+    --pending_count_;
   }
   // A retransmission is tracked as a query of its own, as Zeek does: the response answers the
   // oldest, and a query left without response is unanswered.

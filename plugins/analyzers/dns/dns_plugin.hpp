@@ -57,6 +57,10 @@ enum class Transport : uint8_t { kUdp = 0, kTcp = 1 };
 
 // Per-flow state: zero-filled by the core when the flow is created. The queries themselves live
 // in the worker's PendingPool, so that flows that never carry DNS pay only these 8 bytes.
+// Outstanding queries kept per flow; beyond, the oldest counts as unanswered. Bounds the
+// per-query work whatever a client sends.
+inline constexpr uint32_t kMaxPendingPerFlow = 32;
+
 struct FlowState {
   uint32_t pending;      // reference of the flow's newest outstanding query; 0 = none
   uint16_t tcp_skip[2];  // per direction: bytes of a DNS/TCP message still to come

@@ -279,6 +279,22 @@ TEST(DnsPlugin, CountsUnansweredQueriesWhenTheFlowEnds) {
   EXPECT_EQ(value(h.collect(), "wiremeter_dns_unanswered_total"), 1);
 }
 
+TEST(DnsPlugin, BoundsOutstandingQueriesPerFlow) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host);
+  Flow f;
+  // A client that never hears back: its list stays bounded, the oldest count as unanswered.
+  std::vector<testing::BuiltPacket> keep;
+  for (uint16_t i = 0; i < 100; ++i) {
+    keep.push_back(udp(f, true, test::query_msg(i, "flood.example", test::kA), kT0 + i));
+    h.batch(0, {keep.back().view});
+  }
+  EXPECT_EQ(value(h.collect(), "wiremeter_dns_unanswered_total"), 100 - kMaxPendingPerFlow);
+  f.info.end_reason = WM_FLOW_IDLE_TIMEOUT;
+  h.flow_end(0, f.info, f.state);
+  EXPECT_EQ(value(h.collect(), "wiremeter_dns_unanswered_total"), 100);
+}
+
 TEST(DnsPlugin, TimesOutQueriesOnTheWorkerTick) {
   FakeHost host;
   Driver d(host);
