@@ -255,13 +255,14 @@ int App::run() {
     if (dataplane_->finished()) break;
     if (options_.run_seconds > 0 && std::chrono::steady_clock::now() >= deadline) break;
     auto now = std::chrono::steady_clock::now();
-    if (now >= next_tick) {
+    // Offline, rates and history over analysis time would mean nothing: no ticks.
+    if (!offline && now >= next_tick) {
       tick();
       next_tick = now + std::chrono::seconds(1);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  tick();
+  if (!offline) tick();
   std::string report;
   if (offline || options_.run_seconds > 0) {
     // Flows end (and plugins see on_flow_end) before the report, so it is complete.

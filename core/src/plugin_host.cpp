@@ -71,9 +71,11 @@ struct HostApiImpl {
     return name ? plugin(h).owner->label_id(name) : 0;
   }
   static const char* label_name(void* h, uint16_t id) { return plugin(h).owner->label_name(id); }
-  static void flow_set_label(void*, const wm_flow_info* flow, uint16_t id) {
+  static void flow_set_label(void* h, const wm_flow_info* flow, uint16_t id) {
     // The record is the core's; plugins get it read-only and change it only through here.
     if (flow) const_cast<wm_flow_info*>(flow)->app_label = id;
+    std::atomic<bool>& f = plugin(h).labels_flows;
+    if (!f.load(std::memory_order_relaxed)) f.store(true, std::memory_order_relaxed);
   }
   static int port_info(void* h, uint16_t port, wm_port_info* out) {
     LoadedPlugin& p = plugin(h);
@@ -288,7 +290,7 @@ std::vector<AnalyzerSlot> PluginHost::init_worker(uint32_t worker_id, uint32_t n
     }
     p->workers[worker_id] = w;
     const wm_analyzer_hooks* a = p->desc->analyzer;
-    AnalyzerSlot slot{a, w, p->flow_state_offset, nullptr};
+    AnalyzerSlot slot{a, w, p->flow_state_offset, nullptr, &p->labels_flows};
     // Hooks appended in ABI 1.1 exist only if the plugin's struct is that large.
     if (a->struct_size >= offsetof(wm_analyzer_hooks, worker_tick) + sizeof(a->worker_tick)) {
       slot.worker_tick = a->worker_tick;

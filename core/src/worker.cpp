@@ -52,8 +52,12 @@ Worker::Worker(const WorkerConfig& cfg, std::vector<PortRuntime>* ports,
                                          cfg.timeouts, static_cast<uint8_t>(cfg.id))),
       port_counters_(ports->size()) {
   flows_->set_end_callback([this](const wm_flow_info& flow, uint8_t* state) {
-    for (auto& a : analyzers_) {
-      if (a.hooks->on_flow_end && a.worker_ctx) {
+    // Modules that label flows end first: a label they decide only now (DPI giving up at the
+    // end of a flow) is then in the record when the other modules see the flow end.
+    for (int pass = 0; pass < 2; ++pass) {
+      for (auto& a : analyzers_) {
+        bool labeller = a.labels_flows && a.labels_flows->load(std::memory_order_relaxed);
+        if (labeller != (pass == 0) || !a.hooks->on_flow_end || !a.worker_ctx) continue;
         a.hooks->on_flow_end(a.worker_ctx, &flow, state + a.flow_state_offset);
       }
     }
@@ -126,7 +130,10 @@ void Worker::run(const std::atomic<bool>& stop, bool stop_when_dry) {
   uint64_t last_expiry_ns = 0;
   std::vector<bool> dry(rx_.size(), false);
   size_t n_dry = 0;
+  // Ports that stamp packets with capture time (a replayed file) run on that clock, live too:
+  // expiry and ticks must compare like with like.
   capture_clock_ = stop_when_dry;
+  for (auto& rq : rx_) capture_clock_ |= (*ports_)[rq.port_index].capture_timestamps;
   while (!stop.load(std::memory_order_relaxed)) {
     bool busy = false;
     uint64_t now = wall_clock_ns();
@@ -161,7 +168,7 @@ void Worker::run(const std::atomic<bool>& stop, bool stop_when_dry) {
     if (stop_when_dry && n_dry == rx_.size()) break;
     // Live traffic: expire idle flows by wall clock about ten times a second. Offline runs
     // expire by capture time instead, in step with the packets.
-    uint64_t clock = stop_when_dry ? last_ts_.load(std::memory_order_relaxed) : now;
+    uint64_t clock = capture_clock_ ? last_ts_.load(std::memory_order_relaxed) : now;
     if (clock - last_expiry_ns > 100'000'000ull) {
       flows_->expire(clock);
       last_expiry_ns = clock;

@@ -182,18 +182,18 @@ void DpiWorker::on_batch(std::span<const wm_packet> packets) noexcept {
       e.packets.add(1);
       e.bytes.add(p.wire_len);
     }
-    if (s->status == Status::kClassified && !s->label_shared && host_) share_label(p, *s);
+    if (s->status == Status::kClassified && !s->label_shared && host_) share_label(p.flow, *s);
   }
 }
 
 // Publishes the label to the flow record for the other modules. The host-wide id is looked up
 // once per label per worker (it takes a lock), then cached.
-void DpiWorker::share_label(const wm_packet& p, FlowState& s) noexcept {
+void DpiWorker::share_label(const wm_flow_info* flow, FlowState& s) noexcept {
   s.label_shared = 1;
   if (s.label >= shared_ids_.size()) return;
   uint16_t& id = shared_ids_[s.label];
   if (id == 0) id = host_->label_id(labels_.entry(s.label).name);
-  host_->set_flow_label(p.flow, id);
+  host_->set_flow_label(flow, id);
 }
 
 void DpiWorker::start(FlowState& s) noexcept {
@@ -279,6 +279,8 @@ void DpiWorker::on_flow_end(const wm_flow_info& flow, FlowState& s) noexcept {
     s.label = label_of(NDPI_PROTOCOL_UNKNOWN, NDPI_PROTOCOL_UNKNOWN);
     labels_.at(s.label).flows.add(1);
   }
+  // A label decided only now still reaches the modules whose on_flow_end comes after ours.
+  if (!s.label_shared && host_) share_label(&flow, s);
   EndedFlow e{};
   e.id = flow.id;
   for (int d = 0; d < 2; ++d) {

@@ -264,7 +264,7 @@ class DpiWorker {
   // Keeps the result, returns the nDPI struct to the pool and counts the flow under its label.
   void classify(FlowState& s, uint16_t master, uint16_t app, uint16_t category) noexcept;
   uint16_t label_of(uint16_t master, uint16_t app) noexcept;
-  void share_label(const wm_packet& p, FlowState& s) noexcept;
+  void share_label(const wm_flow_info* flow, FlowState& s) noexcept;
   uint32_t packet_limit(uint8_t l4_proto) const noexcept;
 
   FlowStateSlot<FlowState> slot_;

@@ -189,7 +189,9 @@ typedef struct wm_host_api {
    * id ("" for 0 or unknown), valid for the process lifetime; any thread, lock-free. */
   uint16_t (*label_id)(void* host, const char* name);
   const char* (*label_name)(void* host, uint16_t id);
-  /* Data path: sets the flow's app_label. Only on the worker that owns the flow. */
+  /* Data path: sets the flow's app_label. Only on the worker that owns the flow. A plugin that
+   * has set labels gets on_flow_end before the others, so a label decided at the end of a flow
+   * still reaches them. */
   void (*flow_set_label)(void* host, const wm_flow_info* flow, uint16_t id);
 } wm_host_api;
 

@@ -69,6 +69,33 @@ TEST(Worker, EachPluginGetsItsOwnFlowStateSlice) {
   EXPECT_EQ(b.seen_at_end[0], 0xbbbbu);
 }
 
+std::vector<int>* g_end_order = nullptr;
+void end_a(void*, const wm_flow_info*, uint8_t*) { g_end_order->push_back(1); }
+void end_b(void*, const wm_flow_info*, uint8_t*) { g_end_order->push_back(2); }
+void batch_noop(void*, const wm_packet*, uint32_t) {}
+
+TEST(Worker, FlowLabellersEndFirst) {
+  const wm_analyzer_hooks ha = {sizeof(wm_analyzer_hooks), 0, nullptr, nullptr, batch_noop, end_a,
+                                nullptr, nullptr, nullptr, nullptr, nullptr};
+  const wm_analyzer_hooks hb = {sizeof(wm_analyzer_hooks), 0, nullptr, nullptr, batch_noop, end_b,
+                                nullptr, nullptr, nullptr, nullptr, nullptr};
+  std::atomic<bool> a_labels{false}, b_labels{true};  // b has set flow labels
+  std::vector<PortRuntime> ports(1);
+  WorkerConfig cfg;
+  cfg.flow_memory_bytes = 1 << 20;
+  int ctx = 0;
+  Worker w(cfg, &ports, {{&ha, &ctx, 0, nullptr, &a_labels}, {&hb, &ctx, 0, nullptr, &b_labels}});
+  auto p = testing::PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build();
+  FakeMbuf m(p);
+  rte_mbuf* burst[1] = {&m.m};
+  w.analyze(0, burst, 1, 0);
+  std::vector<int> order;
+  g_end_order = &order;
+  w.shutdown();
+  g_end_order = nullptr;
+  EXPECT_EQ(order, (std::vector<int>{2, 1}));
+}
+
 TEST(Worker, CountsDecodeErrorsByReason) {
   std::vector<PortRuntime> ports(1);
   WorkerConfig cfg;

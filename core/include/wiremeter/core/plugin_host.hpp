@@ -8,6 +8,7 @@
 
 #include <boost/dll/shared_library.hpp>
 #include <cstdint>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -55,6 +56,9 @@ struct LoadedPlugin {
   // SDK promises a plugin never sees two of them at once. Per plugin, so one slow plugin does
   // not stall the others.
   std::mutex mutex;
+  // Set once the plugin labelled a flow: its on_flow_end then runs before the others', so that
+  // a label decided at the end of a flow reaches every module.
+  std::atomic<bool> labels_flows{false};
   // Host-side state behind the wm_host_api given to this plugin.
   PluginHost* owner = nullptr;
   std::string config_cache;

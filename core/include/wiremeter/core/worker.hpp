@@ -53,6 +53,7 @@ struct AnalyzerSlot {
   void* worker_ctx = nullptr;
   uint32_t flow_state_offset = 0;  // this plugin's slice of the per-flow state area
   void (*worker_tick)(void* worker, uint64_t now_ns) = nullptr;  // ABI 1.1, may be absent
+  const std::atomic<bool>* labels_flows = nullptr;  // this plugin sets flow labels (ends first)
 };
 
 struct WorkerConfig {
