@@ -181,7 +181,9 @@ Plugin::Plugin(Host& host)
       dropped_id_(host.register_metric(
           "wiremeter_connections_records_dropped_total",
           "Ended-flow records overwritten because a worker's record log was full.",
-          WM_METRIC_COUNTER)) {}
+          WM_METRIC_COUNTER)) {
+  host.expect_no_settings();
+}
 
 std::unique_ptr<Worker> Plugin::make_worker(const wm_worker_info& info) {
   return std::make_unique<Worker>(info, kRecordsPerWorker);

@@ -642,7 +642,9 @@ Plugin::Plugin(Host& host)
       name_queries_id_(host.register_metric(
           "wiremeter_dns_name_queries_total",
           "Queries for the 20 most queried names (approximate counts), the rest as \"other\".",
-          WM_METRIC_COUNTER)) {}
+          WM_METRIC_COUNTER)) {
+  host.expect_no_settings();
+}
 
 std::unique_ptr<Worker> Plugin::make_worker(const wm_worker_info& info) {
   return std::make_unique<Worker>(info.flow_state_offset);

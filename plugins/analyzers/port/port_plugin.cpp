@@ -87,7 +87,9 @@ PortPlugin::PortPlugin(Host& host)
       burst_peak_(host.register_metric(
           "wiremeter_port_rx_peak_1ms_bytes_per_second",
           "Microbursts: received rate in the busiest millisecond of the last complete second.",
-          WM_METRIC_GAUGE)) {}
+          WM_METRIC_GAUGE)) {
+  host.expect_no_settings();
+}
 
 std::unique_ptr<PortWorker> PortPlugin::make_worker(const wm_worker_info&) {
   return std::make_unique<PortWorker>();

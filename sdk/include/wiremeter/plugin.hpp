@@ -105,6 +105,20 @@ class Host {
 
   uint64_t now_ns() const { return api_->now_ns(api_->host); }
   std::string config_json() const { return api_->config_json(api_->host); }
+  // For modules without settings: an empty section is fine; anything else is a mistake (a typo,
+  // a setting meant for another module) that should refuse the plugin with a reason, not be
+  // silently ignored.
+  void expect_no_settings() const {
+    std::string c = config_json();
+    std::string compact;
+    for (char ch : c) {
+      if (ch != ' ' && ch != '\n' && ch != '\t' && ch != '\r') compact.push_back(ch);
+    }
+    if (!compact.empty() && compact != "{}") {
+      throw std::runtime_error("this module has no settings; remove its section from the "
+                               "config (got " + compact.substr(0, 60) + ")");
+    }
+  }
 
   // Returns the metric id, or throws when the host refuses the name.
   int register_metric(const char* name, const char* help, wm_metric_type type) const {
