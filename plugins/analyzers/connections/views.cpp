@@ -35,22 +35,10 @@ struct Window {
   bool contains(const FlowSummary& f) const { return f.first_ns <= to_ns && f.last_ns >= from_ns; }
 };
 
-// Unix seconds, possibly with a fraction.
-uint64_t parse_time(const Query& q, const std::string& key, uint64_t fallback) {
-  auto v = q.get(key);
-  if (!v) return fallback;
-  double s = 0;
-  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), s);
-  if (ec != std::errc() || end != v->data() + v->size() || !(s >= 0) || s > 1e10) {
-    throw QueryError(key + ": expected unix seconds");
-  }
-  return static_cast<uint64_t>(s * 1e9);
-}
-
 Window parse_window(const Query& q) {
   Window w;
-  w.from_ns = parse_time(q, "from", 0);
-  w.to_ns = parse_time(q, "to", UINT64_MAX);
+  w.from_ns = q.get_time_ns("from", 0);
+  w.to_ns = q.get_time_ns("to", UINT64_MAX);
   if (w.from_ns > w.to_ns) throw QueryError("from: must not be after to");
   return w;
 }

@@ -81,17 +81,6 @@ constexpr std::array<double, kRttBoundsUs.size()> rtt_bounds_seconds() {
 }
 constexpr std::array<double, kRttBoundsUs.size()> kRttBoundsSeconds = rtt_bounds_seconds();
 
-// Unix seconds, possibly with a fraction, as the other lists take them.
-uint64_t parse_time(const Query& q, const std::string& key, uint64_t fallback) {
-  auto v = q.get(key);
-  if (!v) return fallback;
-  double s = 0;
-  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), s);
-  if (ec != std::errc() || end != v->data() + v->size() || !(s >= 0) || s > 1e10) {
-    throw QueryError(key + ": expected unix seconds");
-  }
-  return static_cast<uint64_t>(s * 1e9);
-}
 
 double ms(uint64_t us) { return static_cast<double>(us) / 1000.0; }
 
@@ -952,7 +941,7 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
                       {"ttl", [](const R& a, const R& b) { return a.ttl < b.ttl; }},
                       {"last_seen", [](const R& a, const R& b) { return a.last_ns < b.last_ns; }}},
                      "last_seen");
-    uint64_t from = parse_time(q, "from", 0), to = parse_time(q, "to", UINT64_MAX);
+    uint64_t from = q.get_time_ns("from", 0), to = q.get_time_ns("to", UINT64_MAX);
     if (from > to) throw QueryError("from: must not be after to");
     std::string needle = lower(q.get_or("filter", ""));
     std::vector<R> rows = names(workers);
@@ -994,7 +983,7 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
                       {"client", [](R a, R b) { return a->client.bytes < b->client.bytes; }},
                       {"server", [](R a, R b) { return a->server.bytes < b->server.bytes; }}},
                      "ts");
-    uint64_t from = parse_time(q, "from", 0), to = parse_time(q, "to", UINT64_MAX);
+    uint64_t from = q.get_time_ns("from", 0), to = q.get_time_ns("to", UINT64_MAX);
     if (from > to) throw QueryError("from: must not be after to");
     std::string needle = lower(q.get_or("filter", ""));
     uint64_t dropped = 0;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -65,6 +66,17 @@ class Query {
                        std::to_string(max));
     }
     return n;
+  }
+  // Unix seconds, possibly with a fraction (the `from`/`to` of time windows), as ns.
+  uint64_t get_time_ns(const std::string& key, uint64_t fallback) const {
+    auto v = get(key);
+    if (!v) return fallback;
+    char* end = nullptr;
+    double s = std::strtod(v->c_str(), &end);
+    if (v->empty() || *end || !(s >= 0) || s > 1e10) {
+      throw QueryError(key + ": expected unix seconds");
+    }
+    return static_cast<uint64_t>(s * 1e9);
   }
   // Every parameter must be one of `known`: a typo is an error, not a silently ignored filter.
   void allow_only(std::initializer_list<std::string_view> known) const {

@@ -18,6 +18,7 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace wiremeter::testing {
@@ -163,6 +164,28 @@ class PluginHarness {
   void flow_end(uint32_t worker, const wm_flow_info& flow, uint8_t* state) {
     if (desc_->analyzer->on_flow_end) desc_->analyzer->on_flow_end(workers_.at(worker), &flow, state);
   }
+  // ABI 1.1 hooks: the per-worker tick and the REST views.
+  void worker_tick(uint32_t worker, uint64_t now_ns) {
+    if (desc_->analyzer->worker_tick) desc_->analyzer->worker_tick(workers_.at(worker), now_ns);
+  }
+  std::pair<int, std::string> query(const std::string& path, const std::string& query_string = "") {
+    std::string out;
+    wm_json_sink sink{&out, [](void* p, const char* d, size_t n) {
+                        static_cast<std::string*>(p)->append(d, n);
+                      }};
+    int status = desc_->analyzer->query
+                     ? desc_->analyzer->query(ctx_, workers_.data(),
+                                              static_cast<uint32_t>(workers_.size()), path.c_str(),
+                                              query_string.c_str(), &sink)
+                     : 404;
+    return {status, out};
+  }
+  // The plugin's own worker object, for tests that look inside (the C++ SDK's Worker type).
+  template <typename W>
+  W& worker_as(uint32_t worker) {
+    return *static_cast<W*>(workers_.at(worker));
+  }
+
   void tick(uint64_t now_ns) {
     if (desc_->analyzer->on_tick) {
       desc_->analyzer->on_tick(ctx_, workers_.data(), static_cast<uint32_t>(workers_.size()), now_ns);
