@@ -659,19 +659,20 @@ class TrafficGenerator {
   explicit TrafficGenerator(uint64_t seed) : rng_(seed) {}
 
   std::vector<Packet> generate(int flows) {
-    using FlowFn = void (TrafficGenerator::*)(const FlowPlan&, uint64_t);
-    // Positional, so it has to follow the order of Kind.
-    static constexpr FlowFn kFlowFns[] = {
-        &TrafficGenerator::http_flow, &TrafficGenerator::tls_flow,
-        &TrafficGenerator::tls_flow,  &TrafficGenerator::refused_flow,
-        &TrafficGenerator::dns_flow,  &TrafficGenerator::fragmented_dns_flow,
-        &TrafficGenerator::ping_flow, &TrafficGenerator::arp_flow,
-        &TrafficGenerator::rtp_flow};
-    static_assert(std::size(kFlowFns) == static_cast<size_t>(Kind::kRtp) + 1);
     for (int i = 0; i < flows; ++i) {
       FlowPlan plan = i < static_cast<int>(std::size(kScripted)) ? kScripted[i] : random_plan();
       uint64_t start = i == 0 ? 0 : rng_.below(kSpanUs);  // flow 0 pins the capture start
-      (this->*kFlowFns[static_cast<int>(plan.kind)])(plan, start);
+      switch (plan.kind) {
+        case Kind::kHttp: http_flow(plan, start); break;
+        case Kind::kTls13:
+        case Kind::kTls12: tls_flow(plan, start); break;
+        case Kind::kRefused: refused_flow(plan, start); break;
+        case Kind::kDns: dns_flow(plan, start); break;
+        case Kind::kFragmentedDns: fragmented_dns_flow(plan, start); break;
+        case Kind::kPing: ping_flow(plan, start); break;
+        case Kind::kArp: arp_flow(plan, start); break;
+        case Kind::kRtp: rtp_flow(plan, start); break;
+      }
     }
     std::stable_sort(packets_.begin(), packets_.end(),
                      [](const Packet& a, const Packet& b) { return a.ts_us < b.ts_us; });
