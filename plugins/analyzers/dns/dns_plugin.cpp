@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <tuple>
 #include <cstring>
 #include <map>
 #include <unordered_map>
@@ -924,7 +925,7 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
          {"rtt_avg", [avg](const R& a, const R& b) { return avg(a) < avg(b); }},
          {"rtt_max",
           [](const R& a, const R& b) { return a.stats.rtt_max_us < b.stats.rtt_max_us; }}},
-        "requests");
+        "requests", [](const R& a, const R& b) { return a.server < b.server; });
     std::string needle = lower(q.get_or("filter", ""));
     std::vector<R> rows = servers(workers);
     std::erase_if(rows, [&](const R& r) { return !contains(r.server, needle); });
@@ -940,7 +941,9 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
                       {"count", [](const R& a, const R& b) { return a.count < b.count; }},
                       {"ttl", [](const R& a, const R& b) { return a.ttl < b.ttl; }},
                       {"last_seen", [](const R& a, const R& b) { return a.last_ns < b.last_ns; }}},
-                     "last_seen");
+                     "last_seen", [](const R& a, const R& b) {
+                       return std::tie(a.name, a.type) < std::tie(b.name, b.type);
+                     });
     uint64_t from = q.get_time_ns("from", 0), to = q.get_time_ns("to", UINT64_MAX);
     if (from > to) throw QueryError("from: must not be after to");
     std::string needle = lower(q.get_or("filter", ""));
@@ -960,7 +963,7 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     ListPage<R> page(q,
                      {{"name", [](const R& a, const R& b) { return a.name < b.name; }},
                       {"queries", [](const R& a, const R& b) { return a.queries < b.queries; }}},
-                     "queries");
+                     "queries", [](const R& a, const R& b) { return a.name < b.name; });
     std::string needle = lower(q.get_or("filter", ""));
     uint64_t total = 0;
     std::vector<R> rows = top_names(workers, total);
@@ -982,7 +985,7 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
                       {"rcode", [](R a, R b) { return a->rcode < b->rcode; }},
                       {"client", [](R a, R b) { return a->client.bytes < b->client.bytes; }},
                       {"server", [](R a, R b) { return a->server.bytes < b->server.bytes; }}},
-                     "ts");
+                     "ts", [](R a, R b) { return a < b; });  // log order: rows point into it
     uint64_t from = q.get_time_ns("from", 0), to = q.get_time_ns("to", UINT64_MAX);
     if (from > to) throw QueryError("from: must not be after to");
     std::string needle = lower(q.get_or("filter", ""));

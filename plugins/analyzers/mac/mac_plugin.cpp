@@ -355,7 +355,7 @@ int MacPlugin::query(std::span<MacWorker* const> workers, std::string_view path,
         }},
        {"last_seen", [](const R& a, const R& b) { return a.last_ns < b.last_ns; }},
        {"peers", [](const R& a, const R& b) { return a.peers < b.peers; }}},
-      "bytes");
+      "bytes", [](const R& a, const R& b) { return a.mac < b.mac; });
   std::string needle = lower(q.get_or("filter", ""));
   std::vector<R> r = rows(workers);
   if (!needle.empty()) {

@@ -121,8 +121,12 @@ class ListPage {
  public:
   using Less = std::function<bool(const T&, const T&)>;
 
-  ListPage(const Query& q, std::map<std::string, Less> columns, const std::string& default_sort)
-      : columns_(std::move(columns)) {
+  // `tie_break` orders rows that the sort column finds equal (always ascending). Give one that
+  // makes the order total (a unique key), or pages can overlap or skip rows with equal values:
+  // the partial sort is not stable.
+  ListPage(const Query& q, std::map<std::string, Less> columns, const std::string& default_sort,
+           Less tie_break = nullptr)
+      : columns_(std::move(columns)), tie_break_(std::move(tie_break)) {
     sort_ = q.get_or("sort", default_sort);
     if (!columns_.count(sort_)) {
       std::string names;
@@ -141,7 +145,11 @@ class ListPage {
   template <typename WriteItem>
   void write(std::vector<T>& rows, JsonWriter& out, WriteItem&& write_item) const {
     const Less& less = columns_.at(sort_);
-    auto cmp = [&](const T& a, const T& b) { return descending_ ? less(b, a) : less(a, b); };
+    auto cmp = [&](const T& a, const T& b) {
+      if (less(a, b)) return !descending_;
+      if (less(b, a)) return descending_;
+      return tie_break_ ? tie_break_(a, b) : false;
+    };
     size_t begin = std::min<size_t>((page_ - 1) * size_, rows.size());
     size_t end = std::min<size_t>(begin + size_, rows.size());
     std::partial_sort(rows.begin(), rows.begin() + static_cast<std::ptrdiff_t>(end), rows.end(),
@@ -159,6 +167,7 @@ class ListPage {
 
  private:
   std::map<std::string, Less> columns_;
+  Less tie_break_;
   std::string sort_;
   bool descending_ = true;
   uint64_t page_ = 1, size_ = 100;
