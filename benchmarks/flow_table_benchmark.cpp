@@ -10,9 +10,8 @@
 // Counters: `stride` is the bytes of one record (FlowTable::record_stride(), no plugin state),
 // `bytes_per_flow` adds the hash index (memory_bytes() / capacity()).
 #include <benchmark/benchmark.h>
-#include <wiremeter/abi.h>
-
 #include <unistd.h>
+#include <wiremeter/abi.h>
 
 #include <algorithm>
 #include <cstdio>

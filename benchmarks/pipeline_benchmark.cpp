@@ -220,8 +220,8 @@ int run(int argc, char** argv) {
     core::WorkerConfig cfg = bare_cfg;
     cfg.flow_state_bytes = h->flow_state_bytes();
     single_workers.push_back(std::make_unique<core::Worker>(cfg, &ports, h->init_worker(0, 1)));
-    pipelines.push_back({std::string("pipeline/only_") + p->desc->name,
-                         single_workers.back().get(), what});
+    pipelines.push_back(
+        {std::string("pipeline/only_") + p->desc->name, single_workers.back().get(), what});
     single_hosts.push_back(std::move(h));
   }
   for (const Pipeline& p : pipelines) {

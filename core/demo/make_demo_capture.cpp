@@ -663,15 +663,31 @@ class TrafficGenerator {
       FlowPlan plan = i < static_cast<int>(std::size(kScripted)) ? kScripted[i] : random_plan();
       uint64_t start = i == 0 ? 0 : rng_.below(kSpanUs);  // flow 0 pins the capture start
       switch (plan.kind) {
-        case Kind::kHttp: http_flow(plan, start); break;
+        case Kind::kHttp:
+          http_flow(plan, start);
+          break;
         case Kind::kTls13:
-        case Kind::kTls12: tls_flow(plan, start); break;
-        case Kind::kRefused: refused_flow(plan, start); break;
-        case Kind::kDns: dns_flow(plan, start); break;
-        case Kind::kFragmentedDns: fragmented_dns_flow(plan, start); break;
-        case Kind::kPing: ping_flow(plan, start); break;
-        case Kind::kArp: arp_flow(plan, start); break;
-        case Kind::kRtp: rtp_flow(plan, start); break;
+        case Kind::kTls12:
+          tls_flow(plan, start);
+          break;
+        case Kind::kRefused:
+          refused_flow(plan, start);
+          break;
+        case Kind::kDns:
+          dns_flow(plan, start);
+          break;
+        case Kind::kFragmentedDns:
+          fragmented_dns_flow(plan, start);
+          break;
+        case Kind::kPing:
+          ping_flow(plan, start);
+          break;
+        case Kind::kArp:
+          arp_flow(plan, start);
+          break;
+        case Kind::kRtp:
+          rtp_flow(plan, start);
+          break;
       }
     }
     std::stable_sort(packets_.begin(), packets_.end(),

@@ -1,11 +1,12 @@
 #include "wiremeter/core/app.hpp"
 
-#include <pcap/pcap.h>
-#include <unistd.h>
-
-#include <rte_version.h>
-
 #include <civetweb.h>
+#include <pcap/pcap.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <rte_version.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
@@ -13,10 +14,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <wiremeter/json.hpp>
 #include <wiremeter/query.hpp>
 
@@ -131,7 +128,7 @@ int App::run() {
       [](int plugin_level, const std::string& line) {
         log_line(static_cast<LogLevel>(std::clamp(plugin_level, 0, 3)), line);
       });
-  std::string plugin_dir = !options_.plugin_dir.empty()  ? options_.plugin_dir
+  std::string plugin_dir = !options_.plugin_dir.empty()   ? options_.plugin_dir
                            : !settings.plugin_dir.empty() ? settings.plugin_dir
                                                           : options_.default_plugin_dir;
   if (!plugin_dir.empty()) plugins_->load_directory(plugin_dir);
@@ -149,10 +146,9 @@ int App::run() {
   plugins_->set_series_service([this](const std::string& series, double value) {
     return history_.record(series, now_ns() / 1'000'000'000ull, value);
   });
-  plugins_->set_port_services([this] { return dataplane_->port_count(); },
-                              [this](uint16_t p, wm_port_info& out) {
-                                return dataplane_->port_info(p, out);
-                              });
+  plugins_->set_port_services(
+      [this] { return dataplane_->port_count(); },
+      [this](uint16_t p, wm_port_info& out) { return dataplane_->port_info(p, out); });
   auth_ = std::make_unique<Auth>(*config_, config_mutex_);
 
   if (auto r = dataplane_->start(*plugins_); !r) {
@@ -249,17 +245,20 @@ std::string App::report_json() {
   w.begin_object().field("product", "wiremeter").field("version", kVersion);
   if (!options_.pcap.empty()) w.field("capture", options_.pcap);
   w.field("seconds", std::chrono::duration<double>(run_end_ - run_start_).count());
-  w.key("totals").begin_object()
+  w.key("totals")
+      .begin_object()
       .field("packets", t.packets)
       .field("bytes", t.bytes)
       .field("packets_without_flow", t.without_flow)
       .end_object();
   w.key("decode_errors").begin_object();
   for (size_t e = 1; e < static_cast<size_t>(DecodeError::kCount); ++e) {
-    if (t.decode_errors[e]) w.field(decode_error_name(static_cast<DecodeError>(e)), t.decode_errors[e]);
+    if (t.decode_errors[e])
+      w.field(decode_error_name(static_cast<DecodeError>(e)), t.decode_errors[e]);
   }
   w.end_object();
-  w.key("flows").begin_object()
+  w.key("flows")
+      .begin_object()
       .field("created", t.flows_created)
       .field("expired", t.flows_expired)
       .field("evicted", t.flows_evicted)
@@ -282,7 +281,8 @@ std::string App::report_json() {
   w.end_array();
   w.key("plugins").begin_object();
   for (auto& p : plugins_->loaded()) {
-    w.key(p->desc->name).raw(checked_plugin_json(p->desc->name, plugins_->plugin_json(p->desc->name)));
+    w.key(p->desc->name)
+        .raw(checked_plugin_json(p->desc->name, plugins_->plugin_json(p->desc->name)));
   }
   w.end_object();
   w.key("refused_plugins").begin_array();
@@ -306,7 +306,8 @@ std::string App::report_text() {
     if (!t.decode_errors[e]) continue;
     if (!any) o << "decode errors:\n";
     any = true;
-    o << "  " << decode_error_name(static_cast<DecodeError>(e)) << ": " << t.decode_errors[e] << "\n";
+    o << "  " << decode_error_name(static_cast<DecodeError>(e)) << ": " << t.decode_errors[e]
+      << "\n";
   }
   if (!any) o << "decode errors:  none\n";
   for (uint16_t i = 0; i < dataplane_->port_count(); ++i) {

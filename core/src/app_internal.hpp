@@ -1,11 +1,11 @@
 // Helpers shared by app.cpp (the process) and rest_api.cpp (the web server). Internal.
 #pragma once
 
-#include <ctime>
-#include <cstdint>
-#include <string>
-
 #include <rapidjson/document.h>
+
+#include <cstdint>
+#include <ctime>
+#include <string>
 #include <wiremeter/json.hpp>
 
 namespace wiremeter::core {

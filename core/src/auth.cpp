@@ -2,12 +2,11 @@
 
 #include <crypt.h>
 #include <openssl/evp.h>
+#include <rapidjson/document.h>
 #include <sys/random.h>
 
 #include <cstring>
 #include <stdexcept>
-
-#include <rapidjson/document.h>
 
 namespace wiremeter::core {
 
@@ -78,7 +77,9 @@ std::string sha256_hex(const std::string& s) {
 }
 
 Auth::Auth(Config& config, std::mutex& config_mutex)
-    : config_(config), config_mutex_(config_mutex), default_hash_(hash_password(kDefaultPassword)) {}
+    : config_(config),
+      config_mutex_(config_mutex),
+      default_hash_(hash_password(kDefaultPassword)) {}
 
 std::vector<UserConfig> Auth::users_locked() {
   std::lock_guard lock(config_mutex_);
@@ -94,8 +95,8 @@ Auth::LoginResult Auth::login(const std::string& client, const std::string& user
     std::lock_guard lock(mutex_);
     Failures& f = failures_[client];
     if (f.locked_until > now) {
-      int wait = static_cast<int>(
-          std::chrono::ceil<std::chrono::seconds>(f.locked_until - now).count());
+      int wait =
+          static_cast<int>(std::chrono::ceil<std::chrono::seconds>(f.locked_until - now).count());
       return {LoginOutcome::kRateLimited, {}, {}, wait};
     }
   }
@@ -168,8 +169,8 @@ Result<void> Auth::change_password(const std::string& user, const std::string& o
     return make_error("the current password is wrong");
   }
   if (new_password.size() < kMinPasswordLength) {
-    return make_error("the new password must have at least " +
-                      std::to_string(kMinPasswordLength) + " characters");
+    return make_error("the new password must have at least " + std::to_string(kMinPasswordLength) +
+                      " characters");
   }
   if (new_password == old_password) return make_error("the new password must differ");
   std::string hash = hash_password(new_password);

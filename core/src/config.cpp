@@ -1,6 +1,10 @@
 #include "wiremeter/core/config.hpp"
 
 #include <fcntl.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/prettywriter.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,11 +15,6 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include <rapidjson/error/en.h>
-#include <rapidjson/prettywriter.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 
 namespace wiremeter::core {
 
@@ -174,7 +173,8 @@ Settings parse_settings(const rapidjson::Value& doc) {
       if (p.devargs.empty()) throw Error{path + ".devargs: must not be empty"};
       std::string device = p.devargs.substr(0, p.devargs.find(','));
       // 03:00.0 and 0000:03:00.0 are the same PCI device.
-      if (std::count(device.begin(), device.end(), ':') == 1 && device.find('.') != std::string::npos) {
+      if (std::count(device.begin(), device.end(), ':') == 1 &&
+          device.find('.') != std::string::npos) {
         device = "0000:" + device;
       }
       if (!devices.insert(device).second) {
@@ -235,8 +235,8 @@ Settings parse_settings(const rapidjson::Value& doc) {
     r.uint("tcp_timeout_s", tcp, 1, 86400);
     r.uint("udp_timeout_s", udp, 1, 86400);
     r.uint("other_timeout_s", other, 1, 86400);
-    s.timeouts = FlowTimeouts{tcp * 1'000'000'000ull, udp * 1'000'000'000ull,
-                              other * 1'000'000'000ull};
+    s.timeouts =
+        FlowTimeouts{tcp * 1'000'000'000ull, udp * 1'000'000'000ull, other * 1'000'000'000ull};
     r.finish();
   }
 
@@ -317,7 +317,7 @@ void substitute(rapidjson::Value& v, const std::string& data_dir,
 Result<rapidjson::Document> parse_json(const std::string& text, const std::string& origin) {
   rapidjson::Document d;
   d.Parse<rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag>(text.c_str(),
-                                                                                text.size());
+                                                                               text.size());
   if (d.HasParseError()) {
     // Report a line number: a byte offset is useless to someone editing the file.
     size_t off = d.GetErrorOffset();

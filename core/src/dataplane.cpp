@@ -3,9 +3,6 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
-#include <sched.h>
-#include <unistd.h>
-
 #include <rte_bus_vdev.h>
 #include <rte_dev.h>
 #include <rte_eal.h>
@@ -16,6 +13,8 @@
 #include <rte_log.h>
 #include <rte_mbuf.h>
 #include <rte_version.h>
+#include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -104,8 +103,10 @@ uint64_t free_hugepage_bytes() {
   uint64_t free_pages = 0, page_kb = 0;
   while (in >> key) {
     uint64_t v;
-    if (key == "HugePages_Free:" && in >> v) free_pages = v;
-    else if (key == "Hugepagesize:" && in >> v) page_kb = v;
+    if (key == "HugePages_Free:" && in >> v)
+      free_pages = v;
+    else if (key == "Hugepagesize:" && in >> v)
+      page_kb = v;
   }
   return free_pages * page_kb * 1024;
 }
@@ -282,7 +283,8 @@ Result<void> Dataplane::setup_ports(const Settings& settings) {
         if (v.empty()) continue;
         if (std::string(key) == "rx_pcap") {
           if (access(v.c_str(), R_OK) != 0) {
-            return make_error(prefix + "cannot read capture file " + v + ": " + std::strerror(errno));
+            return make_error(prefix + "cannot read capture file " + v + ": " +
+                              std::strerror(errno));
           }
         } else if (if_nametoindex(v.c_str()) == 0) {
           return make_error(prefix + "network interface \"" + v + "\" does not exist");
@@ -310,8 +312,8 @@ Result<void> Dataplane::setup_ports(const Settings& settings) {
     rte_eth_dev_info info;
     if (rte_eth_dev_info_get(id, &info) != 0) return make_error(prefix + "cannot query device");
     meta.driver = info.driver_name ? info.driver_name : "";
-    uint16_t nq = static_cast<uint16_t>(std::min<uint32_t>(
-        {workers, info.max_rx_queues, info.max_tx_queues}));
+    uint16_t nq = static_cast<uint16_t>(
+        std::min<uint32_t>({workers, info.max_rx_queues, info.max_tx_queues}));
     if (nq == 0) nq = 1;
     PortRuntime rt;
     rt.dpdk_id = id;
@@ -346,10 +348,10 @@ Result<void> Dataplane::setup_ports(const Settings& settings) {
     uint16_t nq = runtime_[i].n_queues;
     // af_packet spreads traffic over all its qpairs sockets; one we do not poll loses traffic.
     if (ports_[i].driver == "net_af_packet" && info.max_rx_queues > nq) {
-      return make_error(prefix + "qpairs=" + std::to_string(info.max_rx_queues) + " but only " +
-                        std::to_string(nq) + " queue(s) are polled (workers: " +
-                        std::to_string(workers) + ", and both ports of a pair use the same " +
-                        "number); set qpairs=" + std::to_string(nq));
+      return make_error(
+          prefix + "qpairs=" + std::to_string(info.max_rx_queues) + " but only " +
+          std::to_string(nq) + " queue(s) are polled (workers: " + std::to_string(workers) +
+          ", and both ports of a pair use the same " + "number); set qpairs=" + std::to_string(nq));
     }
     if (nq < workers) {
       log_warn(prefix + std::to_string(nq) + " queue(s) for " + std::to_string(workers) +
@@ -371,8 +373,7 @@ Result<void> Dataplane::setup_ports(const Settings& settings) {
     rte_eth_dev_adjust_nb_rx_tx_desc(id, &rxd, &txd);
     int socket = rte_eth_dev_socket_id(id);
     if (socket < 0) socket = static_cast<int>(rte_socket_id());
-    uint32_t n_mbufs = std::max<uint32_t>(settings.mbufs_per_queue * nq,
-                                          nq * (rxd + txd) + 1024u);
+    uint32_t n_mbufs = std::max<uint32_t>(settings.mbufs_per_queue * nq, nq * (rxd + txd) + 1024u);
     // net_pcap's infinite_rx keeps the whole capture in mbufs and replays them.
     if (devarg_value(pc.devargs, "infinite_rx") == "1") {
       std::string file = devarg_value(pc.devargs, "rx_pcap");

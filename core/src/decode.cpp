@@ -194,8 +194,8 @@ DecodeError decode_ipv6(Cursor c, wm_packet& out) {
   uint8_t next = ip[6];
   c.off += 40;
   for (int i = 0;; ++i) {
-    if (next != kExtHopByHop && next != kExtRouting && next != kExtFragment &&
-        next != kExtAuth && next != kExtDestOpts && next != kExtMobility) {
+    if (next != kExtHopByHop && next != kExtRouting && next != kExtFragment && next != kExtAuth &&
+        next != kExtDestOpts && next != kExtMobility) {
       break;
     }
     if (i == kMaxIpv6ExtHeaders) {
@@ -334,8 +334,8 @@ bool link_type_from_dlt(int dlt, LinkType& out) {
   }
 }
 
-DecodeError decode_packet(const uint8_t* data, uint32_t cap_len, uint32_t wire_len,
-                          LinkType link, wm_packet& out) noexcept {
+DecodeError decode_packet(const uint8_t* data, uint32_t cap_len, uint32_t wire_len, LinkType link,
+                          wm_packet& out) noexcept {
   const uint8_t* keep_data = data;
   uint64_t ts = out.ts_ns;
   uint16_t port = out.port;
@@ -361,7 +361,8 @@ DecodeError decode_packet(const uint8_t* data, uint32_t cap_len, uint32_t wire_l
       if (!c.has(4)) return fail(out, DecodeError::kTruncatedL2);
       // The family is in the capturing host's byte order; AF_INET is 2 everywhere, AF_INET6
       // is 10 (Linux), 24 (NetBSD/OpenBSD), 28 (FreeBSD) or 30 (macOS).
-      uint32_t family = data[0] | data[1] << 8 | data[2] << 16 | static_cast<uint32_t>(data[3]) << 24;
+      uint32_t family =
+          data[0] | data[1] << 8 | data[2] << 16 | static_cast<uint32_t>(data[3]) << 24;
       if (family > 0xffff) family = be32(data);
       c.off = 4;
       if (family == 2) return decode_network(c, kEthIpv4, out);

@@ -47,8 +47,8 @@ inline uint8_t timeout_class_of(uint8_t proto) {
 
 void* map_zeroed(size_t bytes) {
   // Lazily backed: resident memory grows with the flows actually in use, never past the budget.
-  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                 -1, 0);
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   return p;
 }
@@ -92,8 +92,14 @@ FlowTable::~FlowTable() {
 void FlowTable::list_unlink(uint32_t idx) noexcept {
   FlowRecord* r = record(idx);
   uint8_t c = r->timeout_class;
-  if (r->prev != kNil) record(r->prev)->next = r->next; else head_[c] = r->next;
-  if (r->next != kNil) record(r->next)->prev = r->prev; else tail_[c] = r->prev;
+  if (r->prev != kNil)
+    record(r->prev)->next = r->next;
+  else
+    head_[c] = r->next;
+  if (r->next != kNil)
+    record(r->next)->prev = r->prev;
+  else
+    tail_[c] = r->prev;
   r->prev = r->next = kNil;
 }
 
@@ -102,7 +108,10 @@ void FlowTable::list_push_head(uint32_t idx) noexcept {
   uint8_t c = r->timeout_class;
   r->prev = kNil;
   r->next = head_[c];
-  if (head_[c] != kNil) record(head_[c])->prev = idx; else tail_[c] = idx;
+  if (head_[c] != kNil)
+    record(head_[c])->prev = idx;
+  else
+    tail_[c] = idx;
   head_[c] = idx;
 }
 

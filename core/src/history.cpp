@@ -76,8 +76,8 @@ std::optional<History::Result> History::query(const std::string& name, uint64_t 
   std::sort(out.points.begin(), out.points.end(),
             [](const HistoryPoint& a, const HistoryPoint& b) { return a.t < b.t; });
   if (out.points.size() > max_points) {
-    out.points.erase(out.points.begin(),
-                     out.points.begin() + static_cast<std::ptrdiff_t>(out.points.size() - max_points));
+    out.points.erase(out.points.begin(), out.points.begin() + static_cast<std::ptrdiff_t>(
+                                                                  out.points.size() - max_points));
   }
   return out;
 }

@@ -12,10 +12,14 @@ std::mutex g_mutex;
 
 const char* level_name(LogLevel l) {
   switch (l) {
-    case LogLevel::kError: return "error";
-    case LogLevel::kWarn: return "warn";
-    case LogLevel::kInfo: return "info";
-    case LogLevel::kDebug: return "debug";
+    case LogLevel::kError:
+      return "error";
+    case LogLevel::kWarn:
+      return "warn";
+    case LogLevel::kInfo:
+      return "info";
+    case LogLevel::kDebug:
+      return "debug";
   }
   return "?";
 }
@@ -32,11 +36,16 @@ ssize_t cookie_write(void*, const char* buf, size_t size) {
 void set_log_level(LogLevel level) { g_level.store(static_cast<int>(level)); }
 
 bool parse_log_level(const std::string& s, LogLevel& out) {
-  if (s == "error") out = LogLevel::kError;
-  else if (s == "warn") out = LogLevel::kWarn;
-  else if (s == "info") out = LogLevel::kInfo;
-  else if (s == "debug") out = LogLevel::kDebug;
-  else return false;
+  if (s == "error")
+    out = LogLevel::kError;
+  else if (s == "warn")
+    out = LogLevel::kWarn;
+  else if (s == "info")
+    out = LogLevel::kInfo;
+  else if (s == "debug")
+    out = LogLevel::kDebug;
+  else
+    return false;
   return true;
 }
 

@@ -40,31 +40,30 @@ int main(int argc, char** argv) {
       "       wiremeter --pcap FILE [--report json] [options]\n\n"
       "wiremeter analyzes the traffic on its ports (bridge or sink) and serves the results in a\n"
       "web interface, a REST API (/api/v1) and Prometheus metrics (/metrics).\n\nOptions");
-  desc.add_options()
-      ("help,h", "Show this help and exit.")
-      ("version", "Show the version and exit.")
-      ("config,c", po::value(&opt.config_path)->default_value("/etc/wiremeter/config.json"),
-       "Configuration file (JSON). Missing: built-in defaults, saved there on the first change.")
-      ("plugin-dir", po::value(&opt.plugin_dir),
-       "Directory of plugin shared objects (*.so) to load (default: the config's plugin_dir, "
-       "else PREFIX/lib/wiremeter/plugins).")
-      ("data-dir", po::value(&opt.data_dir)->default_value((prefix / "share/wiremeter").string()),
-       "Directory with the demo capture and the web interface (replaces @DATADIR@ in the config).")
-      ("webui-dir", po::value(&opt.webui_dir),
-       "Directory of the web interface files (default: DATA_DIR/webui).")
-      ("pcap", po::value(&opt.pcap),
-       "Analyze this capture file offline through DPDK net_pcap, print the report and exit.")
-      ("report", po::value(&opt.report)->default_value("text"),
-       "Report format for --pcap and --run-seconds: text or json.")
-      ("report-file", po::value(&opt.report_file), "Write the report to this file instead of stdout.")
-      ("run-seconds", po::value(&opt.run_seconds),
-       "Live mode: stop after this many seconds and print the report.")
-      ("listen", po::value(&listen),
-       "Web server address, e.g. 8080, 127.0.0.1:8080 (overrides http.listen).")
-      ("workers", po::value(&workers), "Number of worker lcores (overrides the config).")
-      ("eal", po::value(&opt.eal_args)->composing(),
-       "Extra DPDK EAL argument; repeat for several (e.g. --eal=--log-level=pmd:debug).")
-      ("log-level", po::value(&log_level), "error, warn, info or debug (overrides the config).");
+  desc.add_options()("help,h", "Show this help and exit.")("version", "Show the version and exit.")(
+      "config,c", po::value(&opt.config_path)->default_value("/etc/wiremeter/config.json"),
+      "Configuration file (JSON). Missing: built-in defaults, saved there on the first change.")(
+      "plugin-dir", po::value(&opt.plugin_dir),
+      "Directory of plugin shared objects (*.so) to load (default: the config's plugin_dir, "
+      "else PREFIX/lib/wiremeter/plugins).")(
+      "data-dir", po::value(&opt.data_dir)->default_value((prefix / "share/wiremeter").string()),
+      "Directory with the demo capture and the web interface (replaces @DATADIR@ in the config).")(
+      "webui-dir", po::value(&opt.webui_dir),
+      "Directory of the web interface files (default: DATA_DIR/webui).")(
+      "pcap", po::value(&opt.pcap),
+      "Analyze this capture file offline through DPDK net_pcap, print the report and exit.")(
+      "report", po::value(&opt.report)->default_value("text"),
+      "Report format for --pcap and --run-seconds: text or json.")(
+      "report-file", po::value(&opt.report_file),
+      "Write the report to this file instead of stdout.")(
+      "run-seconds", po::value(&opt.run_seconds),
+      "Live mode: stop after this many seconds and print the report.")(
+      "listen", po::value(&listen),
+      "Web server address, e.g. 8080, 127.0.0.1:8080 (overrides http.listen).")(
+      "workers", po::value(&workers), "Number of worker lcores (overrides the config).")(
+      "eal", po::value(&opt.eal_args)->composing(),
+      "Extra DPDK EAL argument; repeat for several (e.g. --eal=--log-level=pmd:debug).")(
+      "log-level", po::value(&log_level), "error, warn, info or debug (overrides the config).");
 
   po::variables_map vm;
   try {

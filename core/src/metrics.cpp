@@ -36,9 +36,12 @@ void add_value(prometheus::MetricFamily& f, double v,
 
 prometheus::MetricType to_type(wm_metric_type t) {
   switch (t) {
-    case WM_METRIC_COUNTER: return prometheus::MetricType::Counter;
-    case WM_METRIC_GAUGE: return prometheus::MetricType::Gauge;
-    case WM_METRIC_HISTOGRAM: return prometheus::MetricType::Histogram;
+    case WM_METRIC_COUNTER:
+      return prometheus::MetricType::Counter;
+    case WM_METRIC_GAUGE:
+      return prometheus::MetricType::Gauge;
+    case WM_METRIC_HISTOGRAM:
+      return prometheus::MetricType::Histogram;
   }
   return prometheus::MetricType::Untyped;
 }
@@ -55,18 +58,18 @@ std::string App::metrics_text() {
   add_value(info, 1, {{"system_id", system_id_}, {"version", kVersion}});
   out.push_back(std::move(info));
 
-  auto uptime = family("wiremeter_uptime_seconds", "Seconds since wiremeter started.",
-                       MetricType::Gauge);
+  auto uptime =
+      family("wiremeter_uptime_seconds", "Seconds since wiremeter started.", MetricType::Gauge);
   add_value(uptime,
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count());
   out.push_back(std::move(uptime));
 
-  auto packets = family("wiremeter_packets_total", "Packets analyzed on all ports.",
-                        MetricType::Counter);
+  auto packets =
+      family("wiremeter_packets_total", "Packets analyzed on all ports.", MetricType::Counter);
   add_value(packets, static_cast<double>(t.packets));
   out.push_back(std::move(packets));
-  auto bytes = family("wiremeter_bytes_total", "Frame bytes analyzed on all ports.",
-                      MetricType::Counter);
+  auto bytes =
+      family("wiremeter_bytes_total", "Frame bytes analyzed on all ports.", MetricType::Counter);
   add_value(bytes, static_cast<double>(t.bytes));
   out.push_back(std::move(bytes));
 
@@ -79,9 +82,9 @@ std::string App::metrics_text() {
   }
   out.push_back(std::move(decode));
 
-  auto no_flow = family("wiremeter_packets_without_flow_total",
-                        "Packets that belong to no flow (non-IP, later IP fragments).",
-                        MetricType::Counter);
+  auto no_flow =
+      family("wiremeter_packets_without_flow_total",
+             "Packets that belong to no flow (non-IP, later IP fragments).", MetricType::Counter);
   add_value(no_flow, static_cast<double>(t.without_flow));
   out.push_back(std::move(no_flow));
 
@@ -92,8 +95,8 @@ std::string App::metrics_text() {
                          "Flows that fit the configured flow memory budget.", MetricType::Gauge);
   add_value(capacity, static_cast<double>(t.flow_capacity));
   out.push_back(std::move(capacity));
-  auto ended = family("wiremeter_flows_ended_total", "Flows ended, by reason.",
-                      MetricType::Counter);
+  auto ended =
+      family("wiremeter_flows_ended_total", "Flows ended, by reason.", MetricType::Counter);
   add_value(ended, static_cast<double>(t.flows_expired), {{"reason", "idle_timeout"}});
   add_value(ended, static_cast<double>(t.flows_evicted), {{"reason", "evicted"}});
   out.push_back(std::move(ended));
@@ -101,8 +104,8 @@ std::string App::metrics_text() {
   add_value(created, static_cast<double>(t.flows_created));
   out.push_back(std::move(created));
 
-  auto refused = family("wiremeter_plugins_refused", "Plugins that could not be loaded.",
-                        MetricType::Gauge);
+  auto refused =
+      family("wiremeter_plugins_refused", "Plugins that could not be loaded.", MetricType::Gauge);
   add_value(refused, static_cast<double>(plugins_->refused().size()));
   out.push_back(std::move(refused));
 
@@ -124,8 +127,8 @@ std::string App::metrics_text() {
       for (size_t b = 0; b < s.bounds.size(); ++b) {
         m.histogram.bucket.push_back({s.counts[b], s.bounds[b]});
       }
-      m.histogram.bucket.push_back({m.histogram.sample_count,
-                                    std::numeric_limits<double>::infinity()});
+      m.histogram.bucket.push_back(
+          {m.histogram.sample_count, std::numeric_limits<double>::infinity()});
     } else if (f.type == MetricType::Counter) {
       m.counter.value = s.value;
     } else {

@@ -19,8 +19,8 @@ constexpr uint32_t kFlowStateAlign = 16;
 bool valid_plugin_name(const char* s) {
   if (!s || !*s || std::strlen(s) > 32) return false;
   // Plugin names become REST paths (/api/v1/<name>/...); the core's own routes stay the core's.
-  for (const char* reserved : {"auth", "system", "ports", "plugins", "stats", "link_modes",
-                               "config", "metrics"}) {
+  for (const char* reserved :
+       {"auth", "system", "ports", "plugins", "stats", "link_modes", "config", "metrics"}) {
     if (std::strcmp(s, reserved) == 0) return false;
   }
   for (const char* c = s; *c; ++c) {
@@ -84,7 +84,8 @@ struct HostApiImpl {
   }
 };
 
-PluginHost::PluginHost(ConfigFn config, LogFn log) : config_(std::move(config)), log_(std::move(log)) {}
+PluginHost::PluginHost(ConfigFn config, LogFn log)
+    : config_(std::move(config)), log_(std::move(log)) {}
 
 PluginHost::~PluginHost() { destroy_all(); }
 
@@ -125,7 +126,10 @@ bool PluginHost::load(const std::string& path) {
     if (!in) return refuse(path, "cannot read file"), false;
     char magic[4] = {};
     in.read(magic, 4);
-    if (in.gcount() != 4 || std::memcmp(magic, "\x7f" "ELF", 4) != 0) {
+    if (in.gcount() != 4 || std::memcmp(magic,
+                                        "\x7f"
+                                        "ELF",
+                                        4) != 0) {
       return refuse(path, "not a shared object (no ELF header)"), false;
     }
   }
@@ -214,16 +218,15 @@ bool PluginHost::load(const std::string& path) {
   p->ctx = d->create(&p->api, err, sizeof err);
   if (!p->ctx) {
     families_.resize(families_before);  // drop what a failed create registered
-    return refuse(path, std::string("create failed: ") + (err[0] ? err : "no reason given")),
-           false;
+    return refuse(path, std::string("create failed: ") + (err[0] ? err : "no reason given")), false;
   }
   if (p->is_analyzer()) {
     p->flow_state_offset = flow_state_bytes_;
     uint32_t size = d->analyzer->flow_state_size;
     flow_state_bytes_ += (size + kFlowStateAlign - 1) / kFlowStateAlign * kFlowStateAlign;
   }
-  log_(WM_LOG_INFO, std::string("plugin loaded: ") + d->name + " " + (d->version ? d->version : "") +
-                        " from " + path);
+  log_(WM_LOG_INFO, std::string("plugin loaded: ") + d->name + " " +
+                        (d->version ? d->version : "") + " from " + path);
   loaded_.push_back(std::move(p));
   return true;
 }
@@ -264,8 +267,8 @@ int PluginHost::register_metric(LoadedPlugin& p, const char* name, const char* h
   }
   for (auto& f : families_) {
     if (f.name == name) {
-      log_(WM_LOG_ERROR, std::string(p.desc->name) + ": metric " + name + " already registered by " +
-                             f.plugin);
+      log_(WM_LOG_ERROR,
+           std::string(p.desc->name) + ": metric " + name + " already registered by " + f.plugin);
       return -1;
     }
   }
@@ -326,8 +329,8 @@ std::vector<std::pair<std::string, std::string>> labels_of(const char* const* na
   return l;
 }
 
-void sink_sample(void* ctx, int id, const char* const* names, const char* const* values,
-                 uint32_t n, double value) {
+void sink_sample(void* ctx, int id, const char* const* names, const char* const* values, uint32_t n,
+                 double value) {
   auto* s = static_cast<CollectState*>(ctx);
   if (!s->allowed.count(id)) return;
   MetricSample m;
@@ -401,8 +404,8 @@ int PluginHost::query(const std::string& name, const std::string& path,
     return 404;
   }
   wm_json_sink sink{&out, &json_append};
-  return a->query(p->ctx, p->workers.data(), static_cast<uint32_t>(p->workers.size()),
-                  path.c_str(), query_string.c_str(), &sink);
+  return a->query(p->ctx, p->workers.data(), static_cast<uint32_t>(p->workers.size()), path.c_str(),
+                  query_string.c_str(), &sink);
 }
 
 void PluginHost::tick(uint64_t now_ns) {

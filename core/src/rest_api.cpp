@@ -1,18 +1,15 @@
 // The web server: CivetWeb set-up, the REST API under /api/v1 and its JSON views. /metrics is
 // in metrics.cpp, the process itself in app.cpp.
-#include <unistd.h>
-
-#include <rte_version.h>
-
 #include <civetweb.h>
+#include <rapidjson/document.h>
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+#include <rte_version.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
-
-#include <rapidjson/document.h>
-#include <rapidjson/stringbuffer.h>
-#include <rapidjson/writer.h>
 #include <wiremeter/json.hpp>
 #include <wiremeter/query.hpp>
 
@@ -105,14 +102,20 @@ int civetweb_log(const mg_connection*, const char* message) {
 Result<void> App::start_web(const std::string& listen) {
   std::string root = options_.webui_dir;
   std::vector<const char*> opts = {
-      "listening_ports", listen.c_str(),
-      "num_threads", "8",
-      "enable_directory_listing", "no",
-      "request_timeout_ms", "30000",
+      "listening_ports",
+      listen.c_str(),
+      "num_threads",
+      "8",
+      "enable_directory_listing",
+      "no",
+      "request_timeout_ms",
+      "30000",
       // The UI must not run a stale app.js after an upgrade: revalidate every time.
-      "static_file_cache_control", "no-cache",
+      "static_file_cache_control",
+      "no-cache",
       // The manual (docs/*.md) is served beside the UI and reads fine as plain text.
-      "extra_mime_types", ".md=text/plain; charset=utf-8",
+      "extra_mime_types",
+      ".md=text/plain; charset=utf-8",
       "additional_header",
       "X-Frame-Options: DENY\r\nContent-Security-Policy: default-src 'self'\r\n"
       "X-Content-Type-Options: nosniff",
@@ -140,10 +143,8 @@ Result<void> App::start_web(const std::string& listen) {
   }
   mg_set_request_handler(web_, "/api/", api_handler, this);
   mg_set_request_handler(web_, "/metrics$", metrics_handler, this);
-  log_info("web interface on http://" + (listen.find(':') == std::string::npos
-                                             ? "0.0.0.0:" + listen
-                                             : listen) +
-           "/");
+  log_info("web interface on http://" +
+           (listen.find(':') == std::string::npos ? "0.0.0.0:" + listen : listen) + "/");
   return {};
 }
 
@@ -200,8 +201,9 @@ int App::handle_api(mg_connection* conn) {
         .field("username", r.principal.user)
         .field("must_change_password", r.principal.must_change_password)
         .end_object();
-    send_response(conn, 200, w.str(), "application/json",
-                  "Set-Cookie: wm_session=" + r.session + "; Path=/; HttpOnly; SameSite=Strict\r\n");
+    send_response(
+        conn, 200, w.str(), "application/json",
+        "Set-Cookie: wm_session=" + r.session + "; Path=/; HttpOnly; SameSite=Strict\r\n");
     return 200;
   }
 
@@ -273,7 +275,10 @@ int App::handle_api(mg_connection* conn) {
     auto r = auth_->create_token(string_field(body, "name"));
     if (!r) return send_error(conn, 400, r.error()), 400;
     JsonWriter w;
-    w.begin_object().field("name", string_field(body, "name")).field("token", r.value()).end_object();
+    w.begin_object()
+        .field("name", string_field(body, "name"))
+        .field("token", r.value())
+        .end_object();
     send_response(conn, 201, w.str());
     return 201;
   }
@@ -435,7 +440,8 @@ int App::history_json(const std::string& query_string, std::string& out) {
 std::string App::system_json() {
   char host[256] = {};
   gethostname(host, sizeof host - 1);
-  double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  double uptime =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   JsonWriter w;
   w.begin_object()
       .field("product", "wiremeter")
@@ -465,10 +471,18 @@ std::string App::ports_json() {
         .field("driver", s.driver)
         .field("mac", s.mac)
         .field("queues", static_cast<uint32_t>(s.queues));
-    w.key("link").begin_object().field("up", s.link_up).field("speed_mbps", s.speed_mbps).end_object();
+    w.key("link")
+        .begin_object()
+        .field("up", s.link_up)
+        .field("speed_mbps", s.speed_mbps)
+        .end_object();
     w.key("pair");
-    if (s.pair.empty()) w.null(); else w.value(s.pair);
-    w.key("stats").begin_object()
+    if (s.pair.empty())
+      w.null();
+    else
+      w.value(s.pair);
+    w.key("stats")
+        .begin_object()
         .field("rx_packets", s.rx_packets)
         .field("rx_bytes", s.rx_bytes)
         .field("tx_packets", s.tx_packets)
@@ -573,10 +587,12 @@ std::string App::stats_json() {
     pps = pps_;
     bps = bps_;
   }
-  double uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  double uptime =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
   JsonWriter w;
   w.begin_object().field("uptime_s", uptime);
-  w.key("totals").begin_object()
+  w.key("totals")
+      .begin_object()
       .field("packets", t.packets)
       .field("bytes", t.bytes)
       .field("pps", pps)
@@ -588,7 +604,8 @@ std::string App::stats_json() {
     w.field(decode_error_name(static_cast<DecodeError>(e)), t.decode_errors[e]);
   }
   w.end_object();
-  w.key("flows").begin_object()
+  w.key("flows")
+      .begin_object()
       .field("active", t.flows_active)
       .field("created", t.flows_created)
       .field("expired", t.flows_expired)

@@ -39,8 +39,8 @@ const Clock& clock_state() {
 
 uint64_t wall_clock_ns() noexcept {
   const Clock& c = clock_state();
-  return c.base_ns + static_cast<uint64_t>(static_cast<double>(rte_rdtsc() - c.base_tsc) *
-                                           c.ns_per_tsc);
+  return c.base_ns +
+         static_cast<uint64_t>(static_cast<double>(rte_rdtsc() - c.base_tsc) * c.ns_per_tsc);
 }
 
 Worker::Worker(const WorkerConfig& cfg, std::vector<PortRuntime>* ports,
@@ -48,8 +48,8 @@ Worker::Worker(const WorkerConfig& cfg, std::vector<PortRuntime>* ports,
     : cfg_(cfg),
       ports_(ports),
       analyzers_(std::move(analyzers)),
-      flows_(std::make_unique<FlowTable>(cfg.flow_memory_bytes, cfg.flow_state_bytes,
-                                         cfg.timeouts, static_cast<uint8_t>(cfg.id))),
+      flows_(std::make_unique<FlowTable>(cfg.flow_memory_bytes, cfg.flow_state_bytes, cfg.timeouts,
+                                         static_cast<uint8_t>(cfg.id))),
       port_counters_(ports->size()) {
   flows_->set_end_callback([this](const wm_flow_info& flow, uint8_t* state) {
     // Modules that label flows end first: a label they decide only now (DPI giving up at the
@@ -85,8 +85,8 @@ void Worker::analyze(uint16_t port_index, rte_mbuf** pkts, uint16_t n, uint64_t 
     v.ts_ns = packet_time(port, m, now_ns);
     v.port = port_index;
     // Headers are read from the first segment only; it holds them for any sane MTU.
-    DecodeError err = decode_packet(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len,
-                                    m->pkt_len, port.link, v);
+    DecodeError err =
+        decode_packet(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, m->pkt_len, port.link, v);
     if (err != DecodeError::kNone) decode_errors_[static_cast<size_t>(err)].add(1);
     if (!flows_->track(v)) ++without_flow;
     bytes += m->pkt_len;

@@ -9,9 +9,6 @@
 // snapshot of summaries.
 #pragma once
 
-#include <wiremeter/plugin.hpp>
-#include <wiremeter/record_log.hpp>
-
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -22,6 +19,8 @@
 #include <span>
 #include <string_view>
 #include <vector>
+#include <wiremeter/plugin.hpp>
+#include <wiremeter/record_log.hpp>
 
 #include "records.hpp"
 #include "tcp_analysis.hpp"

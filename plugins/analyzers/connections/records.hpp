@@ -7,12 +7,12 @@
 #pragma once
 
 #include <wiremeter/abi.h>
-#include <wiremeter/json.hpp>
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <wiremeter/json.hpp>
 
 #include "tcp_analysis.hpp"
 

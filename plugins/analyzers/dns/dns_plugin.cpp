@@ -6,9 +6,9 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <tuple>
 #include <cstring>
 #include <map>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 
@@ -81,7 +81,6 @@ constexpr std::array<double, kRttBoundsUs.size()> rtt_bounds_seconds() {
   return s;
 }
 constexpr std::array<double, kRttBoundsUs.size()> kRttBoundsSeconds = rtt_bounds_seconds();
-
 
 double ms(uint64_t us) { return static_cast<double>(us) / 1000.0; }
 

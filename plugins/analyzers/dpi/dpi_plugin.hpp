@@ -21,7 +21,6 @@
 #pragma once
 
 #include <sys/mman.h>
-#include <wiremeter/plugin.hpp>
 
 #include <array>
 #include <atomic>
@@ -33,6 +32,7 @@
 #include <string>
 #include <type_traits>
 #include <vector>
+#include <wiremeter/plugin.hpp>
 
 #include "dpi_config.hpp"
 
@@ -64,7 +64,7 @@ struct FlowState {
   uint16_t packets;   // packets inspected, for the give-up limit
   Status status;
   uint8_t label_shared;  // the flow's app_label was set for the other modules
-  char host[kHostLen];  // hostname/SNI nDPI extracted, NUL-terminated, possibly truncated
+  char host[kHostLen];   // hostname/SNI nDPI extracted, NUL-terminated, possibly truncated
 };
 
 // A fixed array of T in anonymous memory: zero-filled, and only pages actually touched become

@@ -6,8 +6,6 @@
 // cardinality would be unbounded), the JSON view and GET /api/v1/mac/macs.
 #pragma once
 
-#include <wiremeter/plugin.hpp>
-
 #include <array>
 #include <cstdint>
 #include <memory>
@@ -15,6 +13,7 @@
 #include <span>
 #include <string>
 #include <vector>
+#include <wiremeter/plugin.hpp>
 
 #include "oui.hpp"
 

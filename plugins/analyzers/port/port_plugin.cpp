@@ -219,16 +219,19 @@ void PortPlugin::write_json(std::span<PortWorker* const> workers, JsonWriter& ou
         .field("rx_bps", r.rx_bps)
         .field("tx_pps", r.tx_pps)
         .field("tx_bps", r.tx_bps);
-    out.key("drops").begin_object()
+    out.key("drops")
+        .begin_object()
         .field("rx_missed", x.info.rx_missed)
         .field("rx_nombuf", x.info.rx_nombuf)
         .field("tx_dropped", x.info.tx_dropped)
         .end_object();
-    out.key("errors").begin_object()
+    out.key("errors")
+        .begin_object()
         .field("rx", x.info.rx_errors)
         .field("tx", x.info.tx_errors)
         .end_object();
-    out.key("microbursts").begin_object()
+    out.key("microbursts")
+        .begin_object()
         .field("second", x.burst_second)
         .field("peak_1ms_bps", x.burst_peak_bps)
         .field("max_peak_1ms_bps", x.burst_max_bps)

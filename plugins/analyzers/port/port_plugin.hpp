@@ -4,14 +4,13 @@
 // combines it with the driver's counters (drops, errors) and the core's TX counters.
 #pragma once
 
-#include <wiremeter/plugin.hpp>
-
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
 #include <string>
 #include <vector>
+#include <wiremeter/plugin.hpp>
 
 namespace wiremeter::port {
 
@@ -40,9 +39,9 @@ struct BurstTracker {
   void publish(uint64_t second, uint64_t peak_bytes) noexcept;
 
   uint64_t cur_ms = 0, cur_ms_bytes = 0, cur_s = 0;
-  Counter cur_s_peak;                 // peak so far in the second in progress
-  Counter last_s, last_s_peak;        // the last complete second and its peak (bytes in 1 ms)
-  Counter max_peak, max_peak_s;       // the busiest millisecond seen, and its second
+  Counter cur_s_peak;            // peak so far in the second in progress
+  Counter last_s, last_s_peak;   // the last complete second and its peak (bytes in 1 ms)
+  Counter max_peak, max_peak_s;  // the busiest millisecond seen, and its second
   std::array<Counter, kBurstHistory> ring_s, ring_peak;  // recent seconds, by second % size
 };
 

@@ -3,12 +3,11 @@
 // It shows the pieces a real analyzer uses: a worker class on the data path, per-flow state the
 // host allocates next to each flow, metrics registered once and filled at scrape time, a JSON
 // view for the REST API, and on_tick for rates.
-#include <wiremeter/plugin.hpp>
-
 #include <array>
 #include <memory>
 #include <span>
 #include <string>
+#include <wiremeter/plugin.hpp>
 
 namespace flow_counter {
 

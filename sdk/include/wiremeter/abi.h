@@ -68,7 +68,7 @@ enum wm_packet_flags {
   WM_PKT_BROADCAST = 1u << 6,      /* destination MAC ff:ff:ff:ff:ff:ff */
   WM_PKT_MULTICAST = 1u << 7,      /* group bit set in destination MAC, not broadcast */
   WM_PKT_ARP = 1u << 8,
-  WM_PKT_TUNNELED = 1u << 9,       /* IPv6 in IPv4 (6in4): addresses and l3_off are the inner */
+  WM_PKT_TUNNELED = 1u << 9, /* IPv6 in IPv4 (6in4): addresses and l3_off are the inner */
 };
 
 enum wm_direction {
@@ -78,20 +78,20 @@ enum wm_direction {
 
 /* The public part of a flow record. Read-only for plugins. */
 typedef struct wm_flow_info {
-  uint64_t id;          /* unique per worker; (worker, id) is unique per process */
-  uint64_t first_ns;    /* timestamp of the first packet */
-  uint64_t last_ns;     /* timestamp of the latest packet */
-  uint64_t packets[2];  /* indexed by enum wm_direction */
-  uint64_t bytes[2];    /* frame bytes (all mbuf segments), indexed by enum wm_direction */
-  uint8_t addr[2][16];  /* initiator, responder; IPv4 uses the first 4 bytes */
-  uint16_t port[2];     /* initiator, responder; 0 when the protocol has none */
-  uint16_t vlan;        /* outer VLAN id, 0 when untagged */
-  uint8_t ip_version;   /* 4 or 6 */
-  uint8_t l4_proto;     /* IANA protocol number */
-  uint8_t end_reason;   /* enum wm_flow_end_reason; valid in on_flow_end */
-  uint8_t worker;       /* worker that owns the flow */
-  uint16_t app_label;   /* ABI 1.1: application label id (0 = not known yet), set by the DPI
-                         * module through flow_set_label; its name via label_name */
+  uint64_t id;         /* unique per worker; (worker, id) is unique per process */
+  uint64_t first_ns;   /* timestamp of the first packet */
+  uint64_t last_ns;    /* timestamp of the latest packet */
+  uint64_t packets[2]; /* indexed by enum wm_direction */
+  uint64_t bytes[2];   /* frame bytes (all mbuf segments), indexed by enum wm_direction */
+  uint8_t addr[2][16]; /* initiator, responder; IPv4 uses the first 4 bytes */
+  uint16_t port[2];    /* initiator, responder; 0 when the protocol has none */
+  uint16_t vlan;       /* outer VLAN id, 0 when untagged */
+  uint8_t ip_version;  /* 4 or 6 */
+  uint8_t l4_proto;    /* IANA protocol number */
+  uint8_t end_reason;  /* enum wm_flow_end_reason; valid in on_flow_end */
+  uint8_t worker;      /* worker that owns the flow */
+  uint16_t app_label;  /* ABI 1.1: application label id (0 = not known yet), set by the DPI
+                        * module through flow_set_label; its name via label_name */
 } wm_flow_info;
 
 typedef enum wm_flow_end_reason {
@@ -102,32 +102,32 @@ typedef enum wm_flow_end_reason {
 } wm_flow_end_reason;
 
 typedef struct wm_packet {
-  const uint8_t* data;        /* first byte of the frame */
-  uint64_t ts_ns;             /* capture or arrival time, ns since the Unix epoch */
-  const wm_flow_info* flow;   /* NULL when the packet belongs to no flow (ARP, bad header) */
-  uint8_t* flow_state;        /* base of the per-plugin flow state area; NULL without a flow */
-  uint32_t cap_len;           /* bytes readable at data */
-  uint32_t wire_len;          /* frame length on the wire (>= cap_len) */
-  uint16_t port;              /* receiving port id */
-  uint16_t l3_off;            /* offset of the IP (or ARP) header; 0 when absent */
-  uint16_t l4_off;            /* offset of the L4 header; valid with WM_PKT_L4 */
-  uint16_t payload_off;       /* offset of the L4 payload */
-  uint16_t payload_len;       /* captured payload bytes from payload_off */
-  uint16_t ether_type;        /* innermost ethertype, host order */
-  uint16_t vlan[2];           /* outer and inner VLAN id */
-  uint32_t mpls_label;        /* top MPLS label */
-  uint32_t flags;             /* enum wm_packet_flags */
-  uint16_t src_port;          /* host order */
-  uint16_t dst_port;          /* host order */
-  uint8_t vlan_count;         /* 0..2 (more tags are skipped) */
+  const uint8_t* data;      /* first byte of the frame */
+  uint64_t ts_ns;           /* capture or arrival time, ns since the Unix epoch */
+  const wm_flow_info* flow; /* NULL when the packet belongs to no flow (ARP, bad header) */
+  uint8_t* flow_state;      /* base of the per-plugin flow state area; NULL without a flow */
+  uint32_t cap_len;         /* bytes readable at data */
+  uint32_t wire_len;        /* frame length on the wire (>= cap_len) */
+  uint16_t port;            /* receiving port id */
+  uint16_t l3_off;          /* offset of the IP (or ARP) header; 0 when absent */
+  uint16_t l4_off;          /* offset of the L4 header; valid with WM_PKT_L4 */
+  uint16_t payload_off;     /* offset of the L4 payload */
+  uint16_t payload_len;     /* captured payload bytes from payload_off */
+  uint16_t ether_type;      /* innermost ethertype, host order */
+  uint16_t vlan[2];         /* outer and inner VLAN id */
+  uint32_t mpls_label;      /* top MPLS label */
+  uint32_t flags;           /* enum wm_packet_flags */
+  uint16_t src_port;        /* host order */
+  uint16_t dst_port;        /* host order */
+  uint8_t vlan_count;       /* 0..2 (more tags are skipped) */
   uint8_t mpls_count;
-  uint8_t ip_version;         /* 0, 4 or 6 */
-  uint8_t l4_proto;           /* IANA protocol number; 0 without IP */
-  uint8_t tcp_flags;          /* FIN=0x01 SYN=0x02 RST=0x04 PSH=0x08 ACK=0x10 URG=0x20 */
-  uint8_t direction;          /* enum wm_direction, valid with flow */
+  uint8_t ip_version; /* 0, 4 or 6 */
+  uint8_t l4_proto;   /* IANA protocol number; 0 without IP */
+  uint8_t tcp_flags;  /* FIN=0x01 SYN=0x02 RST=0x04 PSH=0x08 ACK=0x10 URG=0x20 */
+  uint8_t direction;  /* enum wm_direction, valid with flow */
   uint8_t dscp;
-  uint8_t decode_error;       /* a core decode error code, 0 when the packet decoded fully */
-  uint8_t src_addr[16];       /* IPv4 uses the first 4 bytes */
+  uint8_t decode_error; /* a core decode error code, 0 when the packet decoded fully */
+  uint8_t src_addr[16]; /* IPv4 uses the first 4 bytes */
   uint8_t dst_addr[16];
 } wm_packet;
 
@@ -141,7 +141,7 @@ typedef struct wm_port_info {
   uint8_t link_up;
   uint8_t reserved;
   uint32_t speed_mbps;
-  const char* name;    /* owned by the host, valid for the process lifetime */
+  const char* name; /* owned by the host, valid for the process lifetime */
   const char* driver;
   /* Hardware/driver counters (rte_eth_stats) */
   uint64_t hw_rx_packets, hw_rx_bytes, hw_tx_packets, hw_tx_bytes;
@@ -216,7 +216,7 @@ typedef struct wm_json_sink {
 
 typedef struct wm_worker_info {
   uint32_t struct_size;
-  uint32_t worker_id;        /* 0..n_workers-1 */
+  uint32_t worker_id; /* 0..n_workers-1 */
   uint32_t n_workers;
   uint32_t flow_state_offset; /* this plugin's state is at wm_packet.flow_state + offset */
   int32_t numa_socket;
@@ -269,18 +269,17 @@ typedef struct wm_management_hooks {
   int (*apply_config)(void* plugin, const char* config_json, char* err, size_t err_len);
   void (*write_status)(void* plugin, const wm_json_sink* out);
   /* REST action POST /api/v1/<plugin>/<action>. Returns an HTTP status code. */
-  int (*action)(void* plugin, const char* action, const char* body_json,
-                const wm_json_sink* out);
+  int (*action)(void* plugin, const char* action, const char* body_json, const wm_json_sink* out);
 } wm_management_hooks;
 
 typedef struct wm_plugin_descriptor {
   uint32_t struct_size;
   uint16_t abi_major;
   uint16_t abi_minor;
-  const char* name;        /* [a-z0-9_]+, unique; names the config section and REST path */
+  const char* name; /* [a-z0-9_]+, unique; names the config section and REST path */
   const char* version;
   const char* description;
-  uint32_t kind;           /* enum wm_plugin_kind */
+  uint32_t kind; /* enum wm_plugin_kind */
   /* Control plane. Returns the plugin context, or NULL with a one-line reason in err. */
   void* (*create)(const wm_host_api* host, char* err, size_t err_len);
   void (*destroy)(void* plugin);

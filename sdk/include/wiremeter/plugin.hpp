@@ -42,14 +42,13 @@
 #include <exception>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
-
 #include <wiremeter/json.hpp>
 #include <wiremeter/query.hpp>
 
@@ -115,8 +114,10 @@ class Host {
       if (ch != ' ' && ch != '\n' && ch != '\t' && ch != '\r') compact.push_back(ch);
     }
     if (!compact.empty() && compact != "{}") {
-      throw std::runtime_error("this module has no settings; remove its section from the "
-                               "config (got " + compact.substr(0, 60) + ")");
+      throw std::runtime_error(
+          "this module has no settings; remove its section from the "
+          "config (got " +
+          compact.substr(0, 60) + ")");
     }
   }
 
@@ -147,9 +148,8 @@ class Host {
 
   // Shared application labels (ABI 1.1; on an older host: 0, "" and no-op).
   uint16_t label_id(const char* name) const {
-    return has(offsetof(wm_host_api, label_id)) && api_->label_id
-               ? api_->label_id(api_->host, name)
-               : 0;
+    return has(offsetof(wm_host_api, label_id)) && api_->label_id ? api_->label_id(api_->host, name)
+                                                                  : 0;
   }
   const char* label_name(uint16_t id) const {
     return has(offsetof(wm_host_api, label_name)) && api_->label_name
@@ -220,7 +220,9 @@ inline void copy_error(char* err, size_t len, std::string_view msg) {
 }
 
 template <typename P>
-concept HasFlowState = requires { typename P::FlowState; };
+concept HasFlowState = requires {
+  typename P::FlowState;
+};
 
 template <typename P>
 struct Instance {
@@ -268,12 +270,11 @@ struct AnalyzerAdapter {
   }
   static void on_flow_end(void* w, const wm_flow_info* flow, uint8_t* state) {
     if constexpr (HasFlowState<P>) {
-      static_cast<Worker*>(w)->on_flow_end(*flow,
-                                           *reinterpret_cast<typename P::FlowState*>(state));
+      static_cast<Worker*>(w)->on_flow_end(*flow, *reinterpret_cast<typename P::FlowState*>(state));
     }
   }
   static void collect(void* p, void* const* w, uint32_t n, const wm_metric_sink* sink) {
-    if constexpr (requires(P& x, std::span<Worker* const> s, MetricSink& m) {
+    if constexpr (requires(P & x, std::span<Worker* const> s, MetricSink & m) {
                     x.collect(s, m);
                   }) {
       try {
@@ -286,7 +287,7 @@ struct AnalyzerAdapter {
   }
   static void write_json(void* p, void* const* w, uint32_t n, const wm_json_sink* out) {
     JsonWriter json;
-    if constexpr (requires(P& x, std::span<Worker* const> s, JsonWriter& j) {
+    if constexpr (requires(P & x, std::span<Worker* const> s, JsonWriter & j) {
                     x.write_json(s, j);
                   }) {
       try {
@@ -302,7 +303,7 @@ struct AnalyzerAdapter {
     out->write(out->ctx, json.str().data(), json.str().size());
   }
   static void on_tick(void* p, void* const* w, uint32_t n, uint64_t now) {
-    if constexpr (requires(P& x, std::span<Worker* const> s, uint64_t t) { x.on_tick(s, t); }) {
+    if constexpr (requires(P & x, std::span<Worker* const> s, uint64_t t) { x.on_tick(s, t); }) {
       try {
         plugin(p).on_tick(workers(w, n), now);
       } catch (const std::exception& e) {
@@ -312,7 +313,7 @@ struct AnalyzerAdapter {
   }
 
   static void worker_tick(void* w, uint64_t now) {
-    if constexpr (requires(Worker& x, uint64_t t) { x.worker_tick(t); }) {
+    if constexpr (requires(Worker & x, uint64_t t) { x.worker_tick(t); }) {
       static_cast<Worker*>(w)->worker_tick(now);
     }
   }
@@ -320,7 +321,7 @@ struct AnalyzerAdapter {
                    const wm_json_sink* out) {
     JsonWriter json;
     int status = 404;
-    if constexpr (requires(P& x, std::span<Worker* const> s, std::string_view sv, const Query& q,
+    if constexpr (requires(P & x, std::span<Worker* const> s, std::string_view sv, const Query& q,
                            JsonWriter& j) { x.query(s, sv, q, j); }) {
       try {
         status = plugin(p).query(workers(w, n), path, Query(qs), json);
@@ -366,17 +367,8 @@ struct AnalyzerAdapter {
         &query,
     };
     static const wm_plugin_descriptor desc = {
-        sizeof(wm_plugin_descriptor),
-        WM_ABI_MAJOR,
-        WM_ABI_MINOR,
-        name,
-        version,
-        description,
-        WM_PLUGIN_ANALYZER,
-        &create,
-        &destroy,
-        &hooks,
-        nullptr,
+        sizeof(wm_plugin_descriptor), WM_ABI_MAJOR, WM_ABI_MINOR, name,   version, description,
+        WM_PLUGIN_ANALYZER,           &create,      &destroy,     &hooks, nullptr,
     };
     return &desc;
   }
@@ -396,8 +388,8 @@ struct AnalyzerAdapter {
 #endif
 
 // Exports the registration function for an analyzer plugin class.
-#define WIREMETER_ANALYZER_PLUGIN(PluginClass)                                                 \
-  extern "C" WM_EXPORT const wm_plugin_descriptor* wiremeter_plugin_register(void) {           \
-    return ::wiremeter::detail::AnalyzerAdapter<PluginClass>::descriptor(                      \
-        WM_PLUGIN_NAME, WM_PLUGIN_VERSION, WM_PLUGIN_DESCRIPTION);                             \
+#define WIREMETER_ANALYZER_PLUGIN(PluginClass)                                       \
+  extern "C" WM_EXPORT const wm_plugin_descriptor* wiremeter_plugin_register(void) { \
+    return ::wiremeter::detail::AnalyzerAdapter<PluginClass>::descriptor(            \
+        WM_PLUGIN_NAME, WM_PLUGIN_VERSION, WM_PLUGIN_DESCRIPTION);                   \
   }

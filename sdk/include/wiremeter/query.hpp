@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdlib>
 #include <cstdint>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -16,7 +16,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
 #include <wiremeter/json.hpp>
 
 namespace wiremeter {

@@ -18,8 +18,9 @@ TEST(Auth, HashesAreSaltedAndVerify) {
 }
 
 struct AuthFixture : ::testing::Test {
-  std::string path = (std::filesystem::temp_directory_path() /
-                      ("wm-auth-" + std::to_string(getpid()) + ".json")).string();
+  std::string path =
+      (std::filesystem::temp_directory_path() / ("wm-auth-" + std::to_string(getpid()) + ".json"))
+          .string();
   std::mutex m;
   Config config = [&] {
     std::filesystem::remove(path);
@@ -44,13 +45,15 @@ TEST_F(AuthFixture, DefaultLoginAsksForANewPassword) {
   EXPECT_FALSE(who->must_change_password);
   // Stored hashed, never in clear.
   EXPECT_EQ(config.to_json().find("long enough pw"), std::string::npos);
-  EXPECT_EQ(auth.login("198.18.0.9", "admin", "allegro").outcome, Auth::LoginOutcome::kBadCredentials);
+  EXPECT_EQ(auth.login("198.18.0.9", "admin", "allegro").outcome,
+            Auth::LoginOutcome::kBadCredentials);
   EXPECT_EQ(auth.login("198.18.0.9", "admin", "long enough pw").outcome, Auth::LoginOutcome::kOk);
 }
 
 TEST_F(AuthFixture, LoginIsRateLimitedPerClient) {
   for (int i = 0; i < 5; ++i) {
-    EXPECT_EQ(auth.login("198.18.0.7", "admin", "nope").outcome, Auth::LoginOutcome::kBadCredentials);
+    EXPECT_EQ(auth.login("198.18.0.7", "admin", "nope").outcome,
+              Auth::LoginOutcome::kBadCredentials);
   }
   auto r = auth.login("198.18.0.7", "admin", "allegro");
   EXPECT_EQ(r.outcome, Auth::LoginOutcome::kRateLimited);

@@ -22,7 +22,11 @@ wm_packet decode(const std::vector<uint8_t>& b, DecodeError* err = nullptr,
 }
 
 TEST(Decode, MatchesTheBuilderForTcpOverIpv4) {
-  auto p = PacketBuilder().ipv4("198.18.0.1", "198.19.255.2").tcp(40000, 443, 0x12).payload("hello").build();
+  auto p = PacketBuilder()
+               .ipv4("198.18.0.1", "198.19.255.2")
+               .tcp(40000, 443, 0x12)
+               .payload("hello")
+               .build();
   DecodeError err;
   wm_packet v = decode(*p.bytes, &err);
   EXPECT_EQ(err, DecodeError::kNone);
@@ -40,7 +44,8 @@ TEST(Decode, MatchesTheBuilderForTcpOverIpv4) {
 }
 
 TEST(Decode, VlanAndQinQ) {
-  auto p = PacketBuilder().vlan(100).vlan(200).ipv6("2001:db8::1", "2001:db8::2").udp(53, 5353).build();
+  auto p =
+      PacketBuilder().vlan(100).vlan(200).ipv6("2001:db8::1", "2001:db8::2").udp(53, 5353).build();
   // The builder writes 0x8100 twice; make the outer tag 802.1ad as on a real QinQ link.
   (*p.bytes)[12] = 0x88;
   (*p.bytes)[13] = 0xa8;
@@ -58,8 +63,16 @@ TEST(Decode, Ipv6ExtensionHeadersAndFragments) {
   // IPv6 + hop-by-hop (8 bytes) + fragment header (first fragment, M=1) + UDP.
   std::vector<uint8_t> f = {2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd};
   uint8_t ip6[40] = {0x60, 0, 0, 0, 0, 24, 0 /*hop-by-hop*/, 64};
-  ip6[8] = 0x20; ip6[9] = 0x01; ip6[10] = 0x0d; ip6[11] = 0xb8; ip6[23] = 1;
-  ip6[24] = 0x20; ip6[25] = 0x01; ip6[26] = 0x0d; ip6[27] = 0xb8; ip6[39] = 2;
+  ip6[8] = 0x20;
+  ip6[9] = 0x01;
+  ip6[10] = 0x0d;
+  ip6[11] = 0xb8;
+  ip6[23] = 1;
+  ip6[24] = 0x20;
+  ip6[25] = 0x01;
+  ip6[26] = 0x0d;
+  ip6[27] = 0xb8;
+  ip6[39] = 2;
   f.insert(f.end(), ip6, ip6 + 40);
   uint8_t hbh[8] = {44 /*fragment*/, 0, 1, 4, 0, 0, 0, 0};
   f.insert(f.end(), hbh, hbh + 8);
@@ -141,8 +154,16 @@ TEST(Decode, RandomBytesNeverReadOutOfBounds) {
     std::unique_ptr<uint8_t[]> buf(new uint8_t[len ? len : 1]);
     for (size_t k = 0; k < len; ++k) buf[k] = static_cast<uint8_t>(rng());
     // Steer some frames into the interesting paths.
-    if (len > 14 && i % 3 == 0) { buf[12] = 0x08; buf[13] = 0x00; buf[14] = 0x45; }
-    if (len > 14 && i % 3 == 1) { buf[12] = 0x86; buf[13] = 0xdd; buf[14] = 0x60; }
+    if (len > 14 && i % 3 == 0) {
+      buf[12] = 0x08;
+      buf[13] = 0x00;
+      buf[14] = 0x45;
+    }
+    if (len > 14 && i % 3 == 1) {
+      buf[12] = 0x86;
+      buf[13] = 0xdd;
+      buf[14] = 0x60;
+    }
     wm_packet v{};
     decode_packet(buf.get(), static_cast<uint32_t>(len), static_cast<uint32_t>(len),
                   static_cast<LinkType>(i % 5), v);

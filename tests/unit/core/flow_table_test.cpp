@@ -105,7 +105,8 @@ TEST(FlowTable, EvictsLeastRecentlyActiveWithinBudget) {
   // The remaining flows are all still found (backward-shift deletion kept probe chains intact).
   for (uint32_t i = 0; i < cap; ++i) {
     if (i + 1 == 2) continue;
-    wm_packet p = udp("198.18.0.1", static_cast<uint16_t>(i + 1), "198.18.0.2", 9, (cap + 3) * kSec);
+    wm_packet p =
+        udp("198.18.0.1", static_cast<uint16_t>(i + 1), "198.18.0.2", 9, (cap + 3) * kSec);
     t.track(p);
   }
   EXPECT_EQ(t.counters().created.load(), cap + 1);

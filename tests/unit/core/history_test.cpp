@@ -41,7 +41,8 @@ TEST(History, OlderRangesAreDownsampledKeepingPeaks) {
 
 TEST(History, MemoryIsBoundedBySeriesCount) {
   History h;
-  for (size_t i = 0; i < kMaxHistorySeries; ++i) EXPECT_TRUE(h.record("s" + std::to_string(i), kT0, 1));
+  for (size_t i = 0; i < kMaxHistorySeries; ++i)
+    EXPECT_TRUE(h.record("s" + std::to_string(i), kT0, 1));
   EXPECT_FALSE(h.record("one-too-many", kT0, 1));
   EXPECT_TRUE(h.record("s0", kT0 + 1, 2));  // existing series keep working
 }

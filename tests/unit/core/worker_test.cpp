@@ -30,12 +30,20 @@ void on_flow_end(void* w, const wm_flow_info*, uint8_t* state) {
   auto* r = static_cast<Recorder*>(w);
   r->seen_at_end.push_back(*reinterpret_cast<uint32_t*>(state));
 }
-const wm_analyzer_hooks kHooks = {sizeof(wm_analyzer_hooks), 4, nullptr, nullptr, on_batch,
-                                  on_flow_end, nullptr, nullptr, nullptr};
+const wm_analyzer_hooks kHooks = {sizeof(wm_analyzer_hooks),
+                                  4,
+                                  nullptr,
+                                  nullptr,
+                                  on_batch,
+                                  on_flow_end,
+                                  nullptr,
+                                  nullptr,
+                                  nullptr};
 
 // An mbuf around a builder's frame, enough for the worker's analyze() (no pool, never freed).
 struct FakeMbuf {
-  explicit FakeMbuf(const testing::BuiltPacket& p) : owned(std::make_unique<rte_mbuf>()), m(*owned) {
+  explicit FakeMbuf(const testing::BuiltPacket& p)
+      : owned(std::make_unique<rte_mbuf>()), m(*owned) {
     m.buf_addr = const_cast<uint8_t*>(p.bytes->data());
     m.data_off = 0;
     m.data_len = static_cast<uint16_t>(p.bytes->size());
@@ -75,10 +83,28 @@ void end_b(void*, const wm_flow_info*, uint8_t*) { g_end_order->push_back(2); }
 void batch_noop(void*, const wm_packet*, uint32_t) {}
 
 TEST(Worker, FlowLabellersEndFirst) {
-  const wm_analyzer_hooks ha = {sizeof(wm_analyzer_hooks), 0, nullptr, nullptr, batch_noop, end_a,
-                                nullptr, nullptr, nullptr, nullptr, nullptr};
-  const wm_analyzer_hooks hb = {sizeof(wm_analyzer_hooks), 0, nullptr, nullptr, batch_noop, end_b,
-                                nullptr, nullptr, nullptr, nullptr, nullptr};
+  const wm_analyzer_hooks ha = {sizeof(wm_analyzer_hooks),
+                                0,
+                                nullptr,
+                                nullptr,
+                                batch_noop,
+                                end_a,
+                                nullptr,
+                                nullptr,
+                                nullptr,
+                                nullptr,
+                                nullptr};
+  const wm_analyzer_hooks hb = {sizeof(wm_analyzer_hooks),
+                                0,
+                                nullptr,
+                                nullptr,
+                                batch_noop,
+                                end_b,
+                                nullptr,
+                                nullptr,
+                                nullptr,
+                                nullptr,
+                                nullptr};
   std::atomic<bool> a_labels{false}, b_labels{true};  // b has set flow labels
   std::vector<PortRuntime> ports(1);
   WorkerConfig cfg;

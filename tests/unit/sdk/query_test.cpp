@@ -1,8 +1,7 @@
-#include <wiremeter/query.hpp>
-
 #include <gtest/gtest.h>
 
 #include <set>
+#include <wiremeter/query.hpp>
 
 namespace wiremeter {
 namespace {

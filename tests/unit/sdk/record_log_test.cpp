@@ -1,8 +1,7 @@
-#include <wiremeter/record_log.hpp>
-
 #include <gtest/gtest.h>
 
 #include <thread>
+#include <wiremeter/record_log.hpp>
 
 namespace wiremeter {
 namespace {

@@ -27,14 +27,14 @@ struct AppOptions {
   std::string default_plugin_dir;  // used when neither names one
   std::string data_dir;
   std::string webui_dir;
-  std::string pcap;            // offline analysis of this capture
-  std::string report = "text"; // text | json (offline and --run-seconds)
-  std::string report_file;     // empty: stdout
+  std::string pcap;             // offline analysis of this capture
+  std::string report = "text";  // text | json (offline and --run-seconds)
+  std::string report_file;      // empty: stdout
   std::optional<std::string> listen;
   std::optional<uint32_t> workers;
   std::optional<std::string> log_level;
   std::vector<std::string> eal_args;
-  double run_seconds = 0;      // live: stop after this long and print the report
+  double run_seconds = 0;  // live: stop after this long and print the report
 };
 
 class App {

@@ -3,13 +3,13 @@
 // Control plane only; not thread-safe (the web server serializes changes through the host).
 #pragma once
 
+#include <rapidjson/document.h>
+
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <rapidjson/document.h>
 
 #include "wiremeter/core/decode.hpp"
 #include "wiremeter/core/flow_table.hpp"

@@ -33,27 +33,27 @@ enum class DecodeError : uint8_t {
   kTruncatedMpls,
   kTruncatedArp,
   kTruncatedIpv4,
-  kBadIpv4Header,      // version != 4 or IHL < 5
-  kBadIpv4Length,      // total length smaller than the header
+  kBadIpv4Header,  // version != 4 or IHL < 5
+  kBadIpv4Length,  // total length smaller than the header
   kTruncatedIpv6,
-  kBadIpv6Header,      // version != 6
-  kBadIpv6ExtHeader,   // extension header chain runs past the packet or is too long
+  kBadIpv6Header,     // version != 6
+  kBadIpv6ExtHeader,  // extension header chain runs past the packet or is too long
   kTruncatedTcp,
-  kBadTcpHeader,       // data offset < 5 or beyond the segment
+  kBadTcpHeader,  // data offset < 5 or beyond the segment
   kTruncatedUdp,
   kBadUdpLength,
   kTruncatedIcmp,
   kTruncatedSctp,
-  kUnknownNetwork,     // non-IP L3 payload after a tunnel-like encapsulation (MPLS, null)
+  kUnknownNetwork,  // non-IP L3 payload after a tunnel-like encapsulation (MPLS, null)
   kCount,
 };
 
 inline constexpr std::array<std::string_view, static_cast<size_t>(DecodeError::kCount)>
     kDecodeErrorNames = {
-        "none",          "truncated_l2",       "truncated_vlan",  "truncated_mpls",
-        "truncated_arp", "truncated_ipv4",     "bad_ipv4_header", "bad_ipv4_length",
-        "truncated_ipv6", "bad_ipv6_header",   "bad_ipv6_ext_header", "truncated_tcp",
-        "bad_tcp_header", "truncated_udp",     "bad_udp_length",  "truncated_icmp",
+        "none",           "truncated_l2",    "truncated_vlan",      "truncated_mpls",
+        "truncated_arp",  "truncated_ipv4",  "bad_ipv4_header",     "bad_ipv4_length",
+        "truncated_ipv6", "bad_ipv6_header", "bad_ipv6_ext_header", "truncated_tcp",
+        "bad_tcp_header", "truncated_udp",   "bad_udp_length",      "truncated_icmp",
         "truncated_sctp", "unknown_network",
 };
 
@@ -63,7 +63,7 @@ inline std::string_view decode_error_name(DecodeError e) {
 
 // Fills `out` from the frame. Fields the frame does not have are zero. Does not set flow,
 // flow_state or direction (the flow table does). Never reads data[cap_len] or beyond.
-DecodeError decode_packet(const uint8_t* data, uint32_t cap_len, uint32_t wire_len,
-                          LinkType link, wm_packet& out) noexcept;
+DecodeError decode_packet(const uint8_t* data, uint32_t cap_len, uint32_t wire_len, LinkType link,
+                          wm_packet& out) noexcept;
 
 }  // namespace wiremeter::core

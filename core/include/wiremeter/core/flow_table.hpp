@@ -92,7 +92,7 @@ class FlowTable {
 
  private:
   struct Bucket {
-    uint32_t hash;    // 0 marks an empty bucket (real hashes are forced non-zero)
+    uint32_t hash;  // 0 marks an empty bucket (real hashes are forced non-zero)
     uint32_t record;
   };
 

@@ -18,7 +18,7 @@
 namespace wiremeter::core {
 
 struct HistoryPoint {
-  uint64_t t;   // start of the interval, Unix seconds
+  uint64_t t;  // start of the interval, Unix seconds
   double avg;
   double max;
 };

@@ -6,9 +6,9 @@
 
 #include <wiremeter/abi.h>
 
+#include <atomic>
 #include <boost/dll/shared_library.hpp>
 #include <cstdint>
-#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>

@@ -40,7 +40,7 @@ struct alignas(64) PortCounters {
 struct PortRuntime {
   uint16_t dpdk_id = 0;
   uint16_t n_queues = 1;
-  int peer = -1;  // index of the bridged port, -1 when unpaired
+  int peer = -1;                         // index of the bridged port, -1 when unpaired
   std::atomic<uint8_t>* mode = nullptr;  // 0 bridge, 1 sink; shared by both ports of a pair
   LinkType link = LinkType::kEthernet;
   bool capture_timestamps = false;
@@ -97,7 +97,7 @@ class Worker {
   struct RxQueue {
     uint16_t port_index;
     uint16_t queue;
-    uint64_t tokens = 0;       // pacing for rx_limit_pps
+    uint64_t tokens = 0;  // pacing for rx_limit_pps
     uint64_t last_refill_ns = 0;
   };
 

@@ -4,12 +4,12 @@
 #include "connections.hpp"
 
 #include <gtest/gtest.h>
-#include <wiremeter/testing/fake_host.hpp>
 
 #include <atomic>
 #include <regex>
 #include <stdexcept>
 #include <thread>
+#include <wiremeter/testing/fake_host.hpp>
 
 #include "flow_fixture.hpp"
 

@@ -2,11 +2,10 @@
 // per packet, its zero-filled state area, and TCP packets with chosen sequence numbers.
 #pragma once
 
-#include <wiremeter/testing/packet_builder.hpp>
-
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <wiremeter/testing/packet_builder.hpp>
 
 namespace wiremeter::connections::testing {
 

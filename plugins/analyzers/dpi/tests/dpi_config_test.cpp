@@ -1,10 +1,10 @@
 // dpi: tests of the config section parser.
+#include "dpi_config.hpp"
+
 #include <gtest/gtest.h>
 
 #include <stdexcept>
 #include <string>
-
-#include "dpi_config.hpp"
 
 namespace wiremeter::dpi {
 namespace {

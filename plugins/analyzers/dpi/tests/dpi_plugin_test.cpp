@@ -1,16 +1,16 @@
 // dpi: unit tests through the SDK's fake host, with real nDPI classifying crafted packets.
+#include "dpi_plugin.hpp"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
-#include <wiremeter/testing/fake_host.hpp>
-#include <wiremeter/testing/packet_builder.hpp>
 
 #include <cstdio>
 #include <fstream>
 #include <random>
 #include <string>
 #include <vector>
-
-#include "dpi_plugin.hpp"
+#include <wiremeter/testing/fake_host.hpp>
+#include <wiremeter/testing/packet_builder.hpp>
 
 extern "C" const wm_plugin_descriptor* wiremeter_plugin_register(void);
 

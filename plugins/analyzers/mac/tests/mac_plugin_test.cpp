@@ -1,14 +1,14 @@
 // Tests of the mac plugin: per-MAC counting, ARP and DHCP learning, vendors, the table bound and
 // the /api/v1/mac/macs query hook.
+#include "mac_plugin.hpp"
+
 #include <gtest/gtest.h>
-#include <wiremeter/testing/fake_host.hpp>
-#include <wiremeter/testing/packet_builder.hpp>
 
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include "mac_plugin.hpp"
+#include <wiremeter/testing/fake_host.hpp>
+#include <wiremeter/testing/packet_builder.hpp>
 
 extern "C" const wm_plugin_descriptor* wiremeter_plugin_register(void);
 
@@ -27,8 +27,13 @@ constexpr uint8_t kBroadcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 constexpr uint64_t kMacA = 0x02000000000aull, kMacB = 0x02000000000bull;
 
 BuiltPacket udp(const uint8_t* src, const uint8_t* dst, size_t payload = 0) {
-  return PacketBuilder().macs(src, dst).ipv4("198.18.0.1", "198.18.0.2").udp(1000, 2000)
-      .payload_size(payload).timestamp_ns(5'000'000'000).build();
+  return PacketBuilder()
+      .macs(src, dst)
+      .ipv4("198.18.0.1", "198.18.0.2")
+      .udp(1000, 2000)
+      .payload_size(payload)
+      .timestamp_ns(5'000'000'000)
+      .build();
 }
 
 const MacEntry* find(const std::vector<MacEntry>& v, uint64_t mac) {
@@ -174,8 +179,12 @@ TEST(MacPlugin, LearnsIpsFromDhcpAck) {
     p[241] = 1;
     p[242] = static_cast<char>(type);
     p[243] = static_cast<char>(255);
-    return PacketBuilder().macs(kA, kBroadcast).ipv4("198.18.0.1", "255.255.255.255")
-        .udp(67, 68).payload(p).build();
+    return PacketBuilder()
+        .macs(kA, kBroadcast)
+        .ipv4("198.18.0.1", "255.255.255.255")
+        .udp(67, 68)
+        .payload(p)
+        .build();
   };
   auto offer = dhcp(2), ack = dhcp(5);
   h.batch(0, {offer.view});
@@ -229,7 +238,11 @@ TEST(MacPlugin, CountsMacsDroppedWhenTheTableIsFull) {
   for (uint32_t i = 0; i < kMaxMacs + kExtra; ++i) {
     uint8_t* f = &frames[i * 60];
     std::fill(f, f + 6, 0xff);
-    const uint8_t src[6] = {0x02, 0, 0, static_cast<uint8_t>(i >> 16), static_cast<uint8_t>(i >> 8),
+    const uint8_t src[6] = {0x02,
+                            0,
+                            0,
+                            static_cast<uint8_t>(i >> 16),
+                            static_cast<uint8_t>(i >> 8),
                             static_cast<uint8_t>(i)};
     std::copy(src, src + 6, f + 6);
     wm_packet v{};
@@ -311,8 +324,12 @@ TEST(MacPlugin, IgnoresRuntFramesAndMalformedDhcp) {
   auto runt = udp(kA, kB);
   runt.view.cap_len = 10;
   // A DHCP reply cut short: payload claims more than was captured.
-  auto dhcp = PacketBuilder().macs(kA, kBroadcast).ipv4("198.18.0.1", "198.18.0.255")
-                  .udp(67, 68).payload_size(300).build();
+  auto dhcp = PacketBuilder()
+                  .macs(kA, kBroadcast)
+                  .ipv4("198.18.0.1", "198.18.0.255")
+                  .udp(67, 68)
+                  .payload_size(300)
+                  .build();
   dhcp.view.cap_len = 100;
   h.batch(0, {runt.view, dhcp.view});
   auto snap = h.worker_as<MacWorker>(0).snapshot();

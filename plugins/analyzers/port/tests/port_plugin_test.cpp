@@ -1,8 +1,9 @@
+#include "port_plugin.hpp"
+
 #include <gtest/gtest.h>
+
 #include <wiremeter/testing/fake_host.hpp>
 #include <wiremeter/testing/packet_builder.hpp>
-
-#include "port_plugin.hpp"
 
 extern "C" const wm_plugin_descriptor* wiremeter_plugin_register(void);
 
@@ -42,7 +43,12 @@ TEST(PortPlugin, CountsPerPortAcrossWorkers) {
   PluginHarness h(wiremeter_plugin_register(), host, 2);
 
   auto small = PacketBuilder().port(0).ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).build();
-  auto big = PacketBuilder().port(1).ipv4("198.18.0.2", "198.18.0.1").tcp(80, 1).payload_size(1400).build();
+  auto big = PacketBuilder()
+                 .port(1)
+                 .ipv4("198.18.0.2", "198.18.0.1")
+                 .tcp(80, 1)
+                 .payload_size(1400)
+                 .build();
   h.batch(0, {small.view, small.view});
   auto small_wan = PacketBuilder().port(1).ipv4("198.18.0.2", "198.18.0.1").udp(2, 1).build();
   h.batch(1, {big.view, small_wan.view});
@@ -57,9 +63,9 @@ TEST(PortPlugin, CountsPerPortAcrossWorkers) {
   const auto* hist = find(s, "wiremeter_port_frame_size_bytes", "wan");
   ASSERT_NE(hist, nullptr);
   ASSERT_EQ(hist->counts.size(), kSizeBounds.size() + 1);
-  EXPECT_EQ(hist->counts[0], 1u);   // the 60-byte frame
+  EXPECT_EQ(hist->counts[0], 1u);  // the 60-byte frame
   EXPECT_EQ(hist->counts.back(), 2u);
-  EXPECT_EQ(hist->counts[4], 1u);   // the ~1450-byte frame is not <= 1023
+  EXPECT_EQ(hist->counts[4], 1u);  // the ~1450-byte frame is not <= 1023
   EXPECT_EQ(hist->counts[5], 2u);
 }
 
@@ -67,7 +73,8 @@ TEST(PortPlugin, RatesComeFromTicks) {
   FakeHost host;
   host.add_port("lan");
   PluginHarness h(wiremeter_plugin_register(), host, 1);
-  auto p = PacketBuilder().port(0).ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).payload_size(100).build();
+  auto p =
+      PacketBuilder().port(0).ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).payload_size(100).build();
   h.tick(1'000'000'000);
   h.batch(0, std::vector<wm_packet>(10, p.view));
   h.tick(3'000'000'000);  // 10 packets over 2 s
@@ -95,8 +102,13 @@ TEST(PortPlugin, MicroburstIsTheBusiestMillisecondOfTheSecond) {
   testing::PluginHarness h(wiremeter_plugin_register(), host, 1);
   constexpr uint64_t kS = 1'000'000'000ull, kMs = 1'000'000ull;
   auto at = [](uint64_t ts, size_t payload) {
-    return testing::PacketBuilder().port(0).timestamp_ns(ts).ipv4("198.18.0.1", "198.18.0.2")
-        .udp(1, 2).payload_size(payload).build();
+    return testing::PacketBuilder()
+        .port(0)
+        .timestamp_ns(ts)
+        .ipv4("198.18.0.1", "198.18.0.2")
+        .udp(1, 2)
+        .payload_size(payload)
+        .build();
   };
   // Second 100: ten 1000-byte frames in ms 3 (a burst), one frame in ms 500.
   std::vector<testing::BuiltPacket> keep;

@@ -1,9 +1,9 @@
 // The example's unit test: runs the plugin through the SDK's fake host, no wiremeter needed.
 #include <gtest/gtest.h>
-#include <wiremeter/testing/fake_host.hpp>
-#include <wiremeter/testing/packet_builder.hpp>
 
 #include <vector>
+#include <wiremeter/testing/fake_host.hpp>
+#include <wiremeter/testing/packet_builder.hpp>
 
 extern "C" const wm_plugin_descriptor* wiremeter_plugin_register(void);
 
@@ -17,10 +17,16 @@ TEST(FlowCounter, CountsProtocolsAndAnsweredFlows) {
   ASSERT_GT(h.flow_state_size(), 0u);
   std::vector<uint8_t> state(h.flow_state_size(), 0);
   wm_flow_info flow{};
-  auto req = PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(5000, 53)
-                 .flow(&flow, state.data(), WM_DIR_FORWARD).build();
-  auto rsp = PacketBuilder().ipv4("198.18.0.2", "198.18.0.1").udp(53, 5000)
-                 .flow(&flow, state.data(), WM_DIR_REVERSE).build();
+  auto req = PacketBuilder()
+                 .ipv4("198.18.0.1", "198.18.0.2")
+                 .udp(5000, 53)
+                 .flow(&flow, state.data(), WM_DIR_FORWARD)
+                 .build();
+  auto rsp = PacketBuilder()
+                 .ipv4("198.18.0.2", "198.18.0.1")
+                 .udp(53, 5000)
+                 .flow(&flow, state.data(), WM_DIR_REVERSE)
+                 .build();
   h.batch(0, {req.view, rsp.view});
   h.flow_end(0, flow, state.data());
 

@@ -162,7 +162,8 @@ class PluginHarness {
                               static_cast<uint32_t>(packets.size()));
   }
   void flow_end(uint32_t worker, const wm_flow_info& flow, uint8_t* state) {
-    if (desc_->analyzer->on_flow_end) desc_->analyzer->on_flow_end(workers_.at(worker), &flow, state);
+    if (desc_->analyzer->on_flow_end)
+      desc_->analyzer->on_flow_end(workers_.at(worker), &flow, state);
   }
   // ABI 1.1 hooks: the per-worker tick and the REST views.
   void worker_tick(uint32_t worker, uint64_t now_ns) {
@@ -170,14 +171,13 @@ class PluginHarness {
   }
   std::pair<int, std::string> query(const std::string& path, const std::string& query_string = "") {
     std::string out;
-    wm_json_sink sink{&out, [](void* p, const char* d, size_t n) {
-                        static_cast<std::string*>(p)->append(d, n);
-                      }};
-    int status = desc_->analyzer->query
-                     ? desc_->analyzer->query(ctx_, workers_.data(),
-                                              static_cast<uint32_t>(workers_.size()), path.c_str(),
-                                              query_string.c_str(), &sink)
-                     : 404;
+    wm_json_sink sink{
+        &out, [](void* p, const char* d, size_t n) { static_cast<std::string*>(p)->append(d, n); }};
+    int status =
+        desc_->analyzer->query
+            ? desc_->analyzer->query(ctx_, workers_.data(), static_cast<uint32_t>(workers_.size()),
+                                     path.c_str(), query_string.c_str(), &sink)
+            : 404;
     return {status, out};
   }
   // The plugin's own worker object, for tests that look inside (the C++ SDK's Worker type).
@@ -188,7 +188,8 @@ class PluginHarness {
 
   void tick(uint64_t now_ns) {
     if (desc_->analyzer->on_tick) {
-      desc_->analyzer->on_tick(ctx_, workers_.data(), static_cast<uint32_t>(workers_.size()), now_ns);
+      desc_->analyzer->on_tick(ctx_, workers_.data(), static_cast<uint32_t>(workers_.size()),
+                               now_ns);
     }
   }
 
@@ -220,16 +221,16 @@ class PluginHarness {
           ctx->out->push_back(std::move(s));
         }};
     if (desc_->analyzer && desc_->analyzer->collect) {
-      desc_->analyzer->collect(ctx_, workers_.data(), static_cast<uint32_t>(workers_.size()), &sink);
+      desc_->analyzer->collect(ctx_, workers_.data(), static_cast<uint32_t>(workers_.size()),
+                               &sink);
     }
     return out;
   }
 
   std::string json() {
     std::string out;
-    wm_json_sink sink{&out, [](void* p, const char* d, size_t n) {
-                        static_cast<std::string*>(p)->append(d, n);
-                      }};
+    wm_json_sink sink{
+        &out, [](void* p, const char* d, size_t n) { static_cast<std::string*>(p)->append(d, n); }};
     if (desc_->analyzer && desc_->analyzer->write_json) {
       desc_->analyzer->write_json(ctx_, workers_.data(), static_cast<uint32_t>(workers_.size()),
                                   &sink);

@@ -31,14 +31,23 @@ struct BuiltPacket {
 
 class PacketBuilder {
  public:
-  PacketBuilder& port(uint16_t p) { port_ = p; return *this; }
-  PacketBuilder& timestamp_ns(uint64_t ts) { ts_ = ts; return *this; }
+  PacketBuilder& port(uint16_t p) {
+    port_ = p;
+    return *this;
+  }
+  PacketBuilder& timestamp_ns(uint64_t ts) {
+    ts_ = ts;
+    return *this;
+  }
   PacketBuilder& macs(const uint8_t src[6], const uint8_t dst[6]) {
     std::memcpy(src_mac_, src, 6);
     std::memcpy(dst_mac_, dst, 6);
     return *this;
   }
-  PacketBuilder& vlan(uint16_t id) { vlans_.push_back(id); return *this; }
+  PacketBuilder& vlan(uint16_t id) {
+    vlans_.push_back(id);
+    return *this;
+  }
   PacketBuilder& ipv4(const char* src, const char* dst) {
     version_ = 4;
     if (inet_pton(AF_INET, src, src_ip_) != 1 || inet_pton(AF_INET, dst, dst_ip_) != 1) {
@@ -66,8 +75,14 @@ class PacketBuilder {
     dport_ = dport;
     return *this;
   }
-  PacketBuilder& payload(std::string_view p) { payload_.assign(p.begin(), p.end()); return *this; }
-  PacketBuilder& payload_size(size_t n) { payload_.assign(n, 0x5a); return *this; }
+  PacketBuilder& payload(std::string_view p) {
+    payload_.assign(p.begin(), p.end());
+    return *this;
+  }
+  PacketBuilder& payload_size(size_t n) {
+    payload_.assign(n, 0x5a);
+    return *this;
+  }
   // Per-flow state for the view (the core would allocate it next to the flow).
   PacketBuilder& flow(const wm_flow_info* f, uint8_t* state, uint8_t direction) {
     flow_ = f;
@@ -110,16 +125,24 @@ class PacketBuilder {
     v.l4_off = static_cast<uint16_t>(b.size());
     if (version_ && proto_ == 6) {
       uint8_t h[20] = {};
-      h[0] = sport_ >> 8; h[1] = sport_ & 0xff; h[2] = dport_ >> 8; h[3] = dport_ & 0xff;
+      h[0] = sport_ >> 8;
+      h[1] = sport_ & 0xff;
+      h[2] = dport_ >> 8;
+      h[3] = dport_ & 0xff;
       h[12] = 5 << 4;
       h[13] = tcp_flags_;
-      h[14] = 0xff; h[15] = 0xff;
+      h[14] = 0xff;
+      h[15] = 0xff;
       put(b, h, 20);
     } else if (version_ && proto_ == 17) {
       uint8_t h[8] = {};
       uint16_t len = static_cast<uint16_t>(8 + payload_.size());
-      h[0] = sport_ >> 8; h[1] = sport_ & 0xff; h[2] = dport_ >> 8; h[3] = dport_ & 0xff;
-      h[4] = len >> 8; h[5] = len & 0xff;
+      h[0] = sport_ >> 8;
+      h[1] = sport_ & 0xff;
+      h[2] = dport_ >> 8;
+      h[3] = dport_ & 0xff;
+      h[4] = len >> 8;
+      h[5] = len & 0xff;
       put(b, h, 8);
     }
     v.payload_off = static_cast<uint16_t>(b.size());
@@ -159,7 +182,9 @@ class PacketBuilder {
   }
 
  private:
-  static void put(std::vector<uint8_t>& b, const uint8_t* p, size_t n) { b.insert(b.end(), p, p + n); }
+  static void put(std::vector<uint8_t>& b, const uint8_t* p, size_t n) {
+    b.insert(b.end(), p, p + n);
+  }
   static void put16(std::vector<uint8_t>& b, uint16_t v) {
     b.push_back(static_cast<uint8_t>(v >> 8));
     b.push_back(static_cast<uint8_t>(v & 0xff));
