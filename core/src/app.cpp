@@ -266,17 +266,9 @@ std::string App::report_json() {
   w.key("ports").begin_array();
   for (uint16_t i = 0; i < dataplane_->port_count(); ++i) {
     PortStatus s = dataplane_->port_status(i, false);
-    w.begin_object()
-        .field("name", s.name)
-        .field("driver", s.driver)
-        .field("rx_packets", s.rx_packets)
-        .field("rx_bytes", s.rx_bytes)
-        .field("tx_packets", s.tx_packets)
-        .field("tx_bytes", s.tx_bytes)
-        .field("tx_dropped", s.tx_dropped)
-        .field("rx_missed", s.rx_missed)
-        .field("rx_errors", s.rx_errors)
-        .end_object();
+    w.begin_object().field("name", s.name).field("driver", s.driver);
+    write_port_counters(w, s);
+    w.end_object();
   }
   w.end_array();
   w.key("plugins").begin_object();

@@ -8,6 +8,8 @@
 #include <string>
 #include <wiremeter/json.hpp>
 
+#include "wiremeter/core/dataplane.hpp"
+
 namespace wiremeter::core {
 
 inline uint64_t now_ns() {
@@ -26,6 +28,17 @@ inline std::string checked_plugin_json(const std::string& name, const std::strin
     return w.str();
   }
   return json;
+}
+
+// The port counters the REST API and the offline report share, as object members.
+inline void write_port_counters(JsonWriter& w, const PortStatus& s) {
+  w.field("rx_packets", s.rx_packets)
+      .field("rx_bytes", s.rx_bytes)
+      .field("tx_packets", s.tx_packets)
+      .field("tx_bytes", s.tx_bytes)
+      .field("tx_dropped", s.tx_dropped)
+      .field("rx_missed", s.rx_missed)
+      .field("rx_errors", s.rx_errors);
 }
 
 }  // namespace wiremeter::core

@@ -481,16 +481,9 @@ std::string App::ports_json() {
       w.null();
     else
       w.value(s.pair);
-    w.key("stats")
-        .begin_object()
-        .field("rx_packets", s.rx_packets)
-        .field("rx_bytes", s.rx_bytes)
-        .field("tx_packets", s.tx_packets)
-        .field("tx_bytes", s.tx_bytes)
-        .field("tx_dropped", s.tx_dropped)
-        .field("rx_missed", s.rx_missed)
-        .field("rx_errors", s.rx_errors)
-        .field("tx_errors", s.tx_errors)
+    w.key("stats").begin_object();
+    write_port_counters(w, s);
+    w.field("tx_errors", s.tx_errors)
         .field("rx_nombuf", s.rx_nombuf)
         .field("hw_rx_packets", s.hw_rx_packets)
         .field("hw_rx_bytes", s.hw_rx_bytes)

@@ -15,63 +15,32 @@
 // with the control byte that describes it.
 #ifdef WM_DNS_FUZZER_CORPUS_MAIN
 
-#include <pcap/pcap.h>
-
-#include <cstdio>
-#include <fstream>
-#include <functional>
-#include <set>
 #include <string>
 
-#include "wiremeter/core/decode.hpp"
+#include "seed_corpus.hpp"
 
 namespace {
 bool udp_dns_port(uint16_t p) { return p == 53 || p == 5353 || p == 5355; }
 bool tcp_dns_port(uint16_t p) { return p == 53 || p == 5355; }
 }  // namespace
 
-// Usage: dns_corpus OUT_DIR FILE.pcap...
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: dns_corpus OUT_DIR FILE.pcap...\n");
-    return 2;
-  }
-  std::string out = argv[1];
-  std::set<size_t> seen;
-  size_t written = 0;
-  for (int i = 2; i < argc && written < 2000; ++i) {
-    char err[PCAP_ERRBUF_SIZE];
-    pcap_t* p = pcap_open_offline(argv[i], err);
-    if (!p) {
-      std::fprintf(stderr, "dns_corpus: %s\n", err);
-      return 1;
-    }
-    wiremeter::core::LinkType lt;
-    if (!wiremeter::core::link_type_from_dlt(pcap_datalink(p), lt)) {
-      pcap_close(p);
-      continue;
-    }
-    pcap_pkthdr* h;
-    const u_char* d;
-    while (pcap_next_ex(p, &h, &d) == 1 && written < 2000) {
-      wm_packet v{};
-      wiremeter::core::decode_packet(d, h->caplen, h->len, lt, v);
-      if (!(v.flags & WM_PKT_L4) || v.payload_len == 0) continue;
-      bool tcp = v.l4_proto == 6 && (tcp_dns_port(v.src_port) || tcp_dns_port(v.dst_port));
-      bool udp = v.l4_proto == 17 && (udp_dns_port(v.src_port) || udp_dns_port(v.dst_port));
-      if (!tcp && !udp) continue;
-      bool from_server = tcp ? tcp_dns_port(v.src_port) : udp_dns_port(v.src_port);
-      std::string seed(1, static_cast<char>((tcp ? 1 : 0) | (from_server ? 2 : 0) |
-                                            ((v.flags & WM_PKT_FRAGMENT) ? 4 : 0)));
-      seed.append(reinterpret_cast<const char*>(d) + v.payload_off, v.payload_len);
-      if (!seen.insert(std::hash<std::string>{}(seed)).second) continue;
-      std::ofstream f(out + "/seed-" + std::to_string(written++), std::ios::binary);
-      f.write(seed.data(), static_cast<std::streamsize>(seed.size()));
-    }
-    pcap_close(p);
-  }
-  std::printf("%zu seeds\n", written);
-  return 0;
+  wiremeter::fuzz::SeedWriter* out = nullptr;
+  return wiremeter::fuzz::for_each_frame(
+      "dns_corpus", argc, argv, out,
+      [&](wiremeter::core::LinkType lt, const u_char* d, uint32_t caplen, uint32_t len) {
+        wm_packet v{};
+        wiremeter::core::decode_packet(d, caplen, len, lt, v);
+        if (!(v.flags & WM_PKT_L4) || v.payload_len == 0) return;
+        bool tcp = v.l4_proto == 6 && (tcp_dns_port(v.src_port) || tcp_dns_port(v.dst_port));
+        bool udp = v.l4_proto == 17 && (udp_dns_port(v.src_port) || udp_dns_port(v.dst_port));
+        if (!tcp && !udp) return;
+        bool from_server = tcp ? tcp_dns_port(v.src_port) : udp_dns_port(v.src_port);
+        std::string seed(1, static_cast<char>((tcp ? 1 : 0) | (from_server ? 2 : 0) |
+                                              ((v.flags & WM_PKT_FRAGMENT) ? 4 : 0)));
+        seed.append(reinterpret_cast<const char*>(d) + v.payload_off, v.payload_len);
+        out->add(seed, seed);
+      });
 }
 
 #else  // the fuzz target

@@ -29,8 +29,8 @@
 # Usage: connections_tshark_test.sh WIREMETER PLUGIN_DIR CAPTURES_DIR
 set -euo pipefail
 wiremeter=$1 plugin_dir=$2 captures=$3
-skip() { echo "SKIP: $*" >&2; exit 77; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# skip, fail, need_cmd: shared with the integration tests.
+. "$(cd "$(dirname "$0")/../integration" && pwd)/lib.sh"
 [ -d "$captures" ] || skip "no shared captures at $captures"
 [ "$(id -u)" = 0 ] || skip "needs root (DPDK)"
 for c in tshark python3; do command -v "$c" >/dev/null || fail "missing command: $c"; done

@@ -16,12 +16,12 @@
 set -euo pipefail
 wiremeter=$1 plugin_dir=$2 captures=$3 known=$4
 
-skip() { echo "SKIP: $*" >&2; exit 77; }
-fail() { echo "FAIL: $*" >&2; exit 1; }
+# skip, fail, need_cmd: shared with the integration tests.
+. "$(cd "$(dirname "$0")/../integration" && pwd)/lib.sh"
 
 [ -d "$captures/ndpi" ] || skip "no shared captures at $captures/ndpi"
 [ "$(id -u)" = 0 ] || skip "needs root (DPDK)"
-command -v python3 >/dev/null || fail "missing command: python3"
+need_cmd python3
 [ -f "$known" ] || fail "missing known-differences file $known"
 
 work=$(mktemp -d)
