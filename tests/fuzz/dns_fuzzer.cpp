@@ -10,10 +10,10 @@
 //   bit 5  end the flow afterwards (unanswered queries)
 //
 // Built with clang's -fsanitize=fuzzer,address,undefined, so any out-of-bounds read or undefined
-// behaviour stops the run. Compiled with WM_DNS_FUZZER_CORPUS_MAIN instead, this file is the
+// behaviour stops the run. Compiled with WM_FUZZER_CORPUS_MAIN instead, this file is the
 // program that cuts the seed corpus out of pcap files: the DNS payloads of every capture, each
 // with the control byte that describes it.
-#ifdef WM_DNS_FUZZER_CORPUS_MAIN
+#ifdef WM_FUZZER_CORPUS_MAIN
 
 #include <string>
 
@@ -208,4 +208,4 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   return 0;
 }
 
-#endif  // WM_DNS_FUZZER_CORPUS_MAIN
+#endif  // WM_FUZZER_CORPUS_MAIN
