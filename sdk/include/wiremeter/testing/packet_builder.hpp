@@ -69,6 +69,12 @@ class PacketBuilder {
     tcp_flags_ = flags;
     return *this;
   }
+  // TCP sequence and acknowledgement numbers (0 unless set).
+  PacketBuilder& seq(uint32_t seq, uint32_t ack = 0) {
+    seq_ = seq;
+    ack_ = ack;
+    return *this;
+  }
   PacketBuilder& udp(uint16_t sport, uint16_t dport) {
     proto_ = 17;
     sport_ = sport;
@@ -129,6 +135,10 @@ class PacketBuilder {
       h[1] = sport_ & 0xff;
       h[2] = dport_ >> 8;
       h[3] = dport_ & 0xff;
+      for (int i = 0; i < 4; ++i) {
+        h[4 + i] = static_cast<uint8_t>(seq_ >> (24 - 8 * i));
+        h[8 + i] = static_cast<uint8_t>(ack_ >> (24 - 8 * i));
+      }
       h[12] = 5 << 4;
       h[13] = tcp_flags_;
       h[14] = 0xff;
@@ -201,6 +211,8 @@ class PacketBuilder {
   uint8_t proto_ = 0;
   uint16_t sport_ = 0, dport_ = 0;
   uint8_t tcp_flags_ = 0;
+  uint32_t seq_ = 0;
+  uint32_t ack_ = 0;
   std::vector<uint8_t> payload_;
   const wm_flow_info* flow_ = nullptr;
   uint8_t* state_ = nullptr;
