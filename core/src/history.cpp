@@ -9,11 +9,21 @@ void History::put(Ring& r, const HistoryLevel& lvl, const HistoryPoint& p) {
   r.buf[(p.t / lvl.step_s) % lvl.points] = p;
 }
 
+bool History::evict_stale(uint64_t now) {
+  auto oldest = series_.end();
+  for (auto it = series_.begin(); it != series_.end(); ++it) {
+    if (oldest == series_.end() || it->second.last_t < oldest->second.last_t) oldest = it;
+  }
+  if (oldest == series_.end() || oldest->second.last_t + kHistoryStaleS > now) return false;
+  series_.erase(oldest);
+  return true;
+}
+
 bool History::record(const std::string& name, uint64_t t, double value) {
   std::lock_guard lock(mutex_);
   auto it = series_.find(name);
   if (it == series_.end()) {
-    if (series_.size() >= kMaxHistorySeries) return false;
+    if (series_.size() >= kMaxHistorySeries && !evict_stale(t)) return false;
     it = series_.emplace(name, Series{}).first;
   }
   Series& s = it->second;

@@ -409,6 +409,12 @@ void DpiPlugin::collect(std::span<DpiWorker* const> workers, MetricSink& sink) {
   sink.sample(dropped_id_, {}, static_cast<double>(dropped));
 }
 
+void DpiPlugin::on_tick(std::span<DpiWorker* const> workers, uint64_t now_ns) {
+  std::vector<std::pair<std::string, uint64_t>> bytes;
+  for (Totals& t : totals(workers)) bytes.emplace_back(std::move(t.name), t.bytes);
+  series_.update(host_, now_ns, bytes);
+}
+
 void DpiPlugin::write_json(std::span<DpiWorker* const> workers, JsonWriter& out) {
   out.begin_object().key("protocols").begin_array();
   for (const Totals& t : totals(workers)) {

@@ -33,6 +33,7 @@
 #include <type_traits>
 #include <vector>
 #include <wiremeter/plugin.hpp>
+#include <wiremeter/top_series.hpp>
 
 #include "dpi_config.hpp"
 
@@ -45,6 +46,7 @@ inline constexpr size_t kHostLen = 48;       // bytes kept of a hostname/SNI, NU
 inline constexpr size_t kLabelLen = 64;      // longest label, NUL included ("Master.App")
 inline constexpr uint32_t kMaxLabels = 512;  // distinct labels per worker; beyond, "other"
 inline constexpr size_t kTopLabels = 20;     // metric label values besides "other"
+inline constexpr size_t kSeriesLabels = 10;  // protocols with a history series (busiest now)
 inline constexpr uint16_t kOtherLabel = 0;   // label table entry that collects the overflow
 
 enum class Status : uint8_t {
@@ -295,6 +297,9 @@ class DpiPlugin {
   void collect(std::span<DpiWorker* const> workers, MetricSink& sink);
   const Host& host() const { return host_; }
   void write_json(std::span<DpiWorker* const> workers, JsonWriter& out);
+  // Each second: history series "dpi.<protocol>.bps" for the kSeriesLabels protocols with the
+  // most bits/s in that second (the graph of traffic per protocol).
+  void on_tick(std::span<DpiWorker* const> workers, uint64_t now_ns);
 
   // Labels merged by name over all workers, most bytes first (ties by name), without labels
   // that saw no flow.
@@ -308,6 +313,7 @@ class DpiPlugin {
   Config config_;
   std::vector<std::string> categories_;  // names by category id; set by the first make_worker
   int flows_id_, packets_id_, bytes_id_, no_memory_id_, inspecting_id_, dropped_id_;
+  TopSeries series_{kSeriesLabels};
 };
 
 }  // namespace wiremeter::dpi

@@ -249,7 +249,8 @@ std::vector<uint64_t> MacWorker::keys() const {
 }
 
 MacPlugin::MacPlugin(Host& host)
-    : addresses_(host.register_metric("wiremeter_mac_addresses",
+    : host_(host),
+      addresses_(host.register_metric("wiremeter_mac_addresses",
                                       "Distinct MAC addresses tracked (all workers).",
                                       WM_METRIC_GAUGE)),
       dropped_(host.register_metric(
@@ -340,10 +341,37 @@ void MacPlugin::write_json(std::span<MacWorker* const> workers, JsonWriter& out)
       .end_object();
 }
 
+void MacPlugin::on_tick(std::span<MacWorker* const> workers, uint64_t now_ns) {
+  std::vector<std::pair<std::string, uint64_t>> bytes;
+  for (MacRow& r : rows(workers)) bytes.emplace_back(std::move(r.mac_text), r.tx_bytes + r.rx_bytes);
+  series_.update(host_, now_ns, bytes);
+}
+
+// Views: "macs" (the list) and "macs/<mac>" (one MAC, with the name of its graph's series when
+// it is among the busiest).
 int MacPlugin::query(std::span<MacWorker* const> workers, std::string_view path, const Query& q,
                      JsonWriter& out) {
+  if (path.starts_with("macs/")) {
+    q.allow_only({});
+    std::string mac = lower(std::string(path.substr(5)));
+    for (const MacRow& r : rows(workers)) {
+      if (r.mac_text != mac) continue;
+      out.begin_object().key("mac");
+      write_row(out, r);
+      if (series_.graphed(r.mac_text)) {
+        out.field("series", "mac." + r.mac_text + ".bps");
+      } else {
+        out.key("series").null();
+      }
+      out.end_object();
+      return 200;
+    }
+    out.begin_object().field("error", "no such MAC: " + mac).end_object();
+    return 404;
+  }
   if (path != "macs") return 404;
-  q.allow_only({"sort", "order", "page", "size", "filter"});
+  q.allow_only({"sort", "order", "page", "size", "filter", "from", "to"});
+  TimeWindow window(q);
   using R = MacRow;
   ListPage<R> page(
       q,
@@ -354,20 +382,21 @@ int MacPlugin::query(std::span<MacWorker* const> workers, std::string_view path,
           return a.tx_packets + a.rx_packets < b.tx_packets + b.rx_packets;
         }},
        {"last_seen", [](const R& a, const R& b) { return a.last_ns < b.last_ns; }},
+       {"first_seen", [](const R& a, const R& b) { return a.first_ns < b.first_ns; }},
        {"peers", [](const R& a, const R& b) { return a.peers < b.peers; }}},
       "bytes", [](const R& a, const R& b) { return a.mac < b.mac; });
   std::string needle = lower(q.get_or("filter", ""));
   std::vector<R> r = rows(workers);
-  if (!needle.empty()) {
-    std::erase_if(r, [&](const R& x) {
-      if (x.mac_text.find(needle) != std::string::npos) return false;
-      if (lower(x.vendor).find(needle) != std::string::npos) return false;
-      for (const auto& ip : x.ips) {
-        if (lower(ip).find(needle) != std::string::npos) return false;
-      }
-      return true;
-    });
-  }
+  std::erase_if(r, [&](const R& x) {
+    if (!window.overlaps(x.first_ns, x.last_ns)) return true;
+    if (needle.empty()) return false;
+    if (x.mac_text.find(needle) != std::string::npos) return false;
+    if (lower(x.vendor).find(needle) != std::string::npos) return false;
+    for (const auto& ip : x.ips) {
+      if (lower(ip).find(needle) != std::string::npos) return false;
+    }
+    return true;
+  });
   page.write(r, out, write_row);
   return 200;
 }

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 #include <wiremeter/plugin.hpp>
+#include <wiremeter/top_series.hpp>
 
 #include "oui.hpp"
 
@@ -110,13 +111,17 @@ class MacPlugin {
   void write_json(std::span<MacWorker* const> workers, JsonWriter& out);
   int query(std::span<MacWorker* const> workers, std::string_view path, const Query& q,
             JsonWriter& out);
+  // Each second: history series "mac.<mac>.bps" for the 10 busiest MACs.
+  void on_tick(std::span<MacWorker* const> workers, uint64_t now_ns);
 
  private:
   std::vector<MacRow> rows(std::span<MacWorker* const> workers) const;
   static uint64_t dropped(std::span<MacWorker* const> workers);
 
+  Host& host_;
   OuiRegistry oui_;
   int addresses_, dropped_;
+  TopSeries series_;
 };
 
 }  // namespace wiremeter::mac

@@ -107,6 +107,21 @@ class Query {
   std::map<std::string, std::string> params_;
 };
 
+// The time window of a list: `from` and `to` in Unix seconds (either may be absent). An entity
+// belongs to the window when its activity [first seen, last seen] overlaps it.
+struct TimeWindow {
+  uint64_t from_ns = 0, to_ns = UINT64_MAX;
+  TimeWindow() = default;
+  explicit TimeWindow(const Query& q)
+      : from_ns(q.get_time_ns("from", 0)), to_ns(q.get_time_ns("to", UINT64_MAX)) {
+    if (from_ns > to_ns) throw QueryError("from: must not be after to");
+  }
+  bool all() const { return from_ns == 0 && to_ns == UINT64_MAX; }
+  bool overlaps(uint64_t first_ns, uint64_t last_ns) const {
+    return last_ns >= from_ns && first_ns <= to_ns;
+  }
+};
+
 // One page of a list of T, sorted by a named column.
 //
 //   ListPage<Flow> page(query, {{"bytes", [](auto& a, auto& b) { return a.bytes < b.bytes; }},

@@ -47,5 +47,18 @@ TEST(History, MemoryIsBoundedBySeriesCount) {
   EXPECT_TRUE(h.record("s0", kT0 + 1, 2));  // existing series keep working
 }
 
+TEST(History, AStaleSeriesGivesWayWhenTheCapIsReached) {
+  History h;
+  for (size_t i = 0; i < kMaxHistorySeries; ++i)
+    EXPECT_TRUE(h.record("s" + std::to_string(i), kT0, 1));
+  uint64_t later = kT0 + kHistoryStaleS;
+  for (size_t i = 1; i < kMaxHistorySeries; ++i)  // all but s0 stay current
+    EXPECT_TRUE(h.record("s" + std::to_string(i), later, 1));
+  EXPECT_TRUE(h.record("newcomer", later, 3));
+  EXPECT_FALSE(h.query("s0", kT0, later, 600).has_value());
+  EXPECT_TRUE(h.query("newcomer", kT0, later, 600).has_value());
+  EXPECT_FALSE(h.record("another", later, 1));  // nothing else is stale
+}
+
 }  // namespace
 }  // namespace wiremeter::core

@@ -3,7 +3,9 @@
 // Each series keeps three rings: 600 points of 1 s (10 minutes), 1440 of 1 min (a day) and
 // 720 of 1 h (30 days). A coarser point holds the average and the maximum of the finer points
 // it covers, so a 1-second spike stays visible in a day-long graph. Memory is fixed per series
-// (about 44 KiB) and the number of series is capped.
+// (about 44 KiB) and the number of series is capped. Top-N series (hosts, MACs, protocols) come
+// and go: when the cap is reached, the series updated least recently gives way to the new one if
+// nothing has been recorded in it for kHistoryStaleS.
 //
 // Thread-safe: record() from the control plane's tick, query() from web threads.
 #pragma once
@@ -30,11 +32,13 @@ struct HistoryLevel {
 
 inline constexpr HistoryLevel kHistoryLevels[] = {{1, 600}, {60, 1440}, {3600, 720}};
 inline constexpr size_t kMaxHistorySeries = 512;
+inline constexpr uint64_t kHistoryStaleS = 60;
 
 class History {
  public:
   // Adds the value for second `t` to `series`. Seconds must not go backwards per series; a
-  // repeated second replaces the previous value. Returns false when the series cap is reached.
+  // repeated second replaces the previous value. Returns false when the series cap is reached
+  // and no series is stale.
   bool record(const std::string& series, uint64_t t, double value);
 
   // Points of `series` in [from, to], at the finest resolution that covers `from` and yields at
@@ -61,6 +65,7 @@ class History {
     uint64_t last_t = 0;
   };
   static void put(Ring& r, const HistoryLevel& lvl, const HistoryPoint& p);
+  bool evict_stale(uint64_t now);  // with mutex_ held
 
   mutable std::mutex mutex_;
   std::map<std::string, Series> series_;

@@ -243,6 +243,27 @@ TEST(DpiPlugin, ClassifiesHttpWithItsHost) {
   EXPECT_EQ(value_of(h.collect(), "wiremeter_dpi_packets_total", "HTTP.Facebook"), 7);
 }
 
+TEST(DpiPlugin, GraphsTheBitRateOfEachBusyProtocolEverySecond) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host);
+  TestFlow f;
+  TcpConversation c(f, 41000, 80);
+  h.tick(1'000'000'000);
+  auto pkts = c.request("GET / HTTP/1.1\r\nHost: www.facebook.com\r\n\r\n");
+  pkts.push_back(c.packet(WM_DIR_REVERSE, kTcpPsh | kTcpAck,
+                          "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+  h.batch(0, views(pkts));
+  h.tick(2'000'000'000);
+  ASSERT_EQ(host.series.count("HTTP.Facebook.bps"), 1u);
+  uint64_t bytes = 0;
+  for (auto& p : pkts) bytes += p.view.wire_len;
+  EXPECT_DOUBLE_EQ(host.series["HTTP.Facebook.bps"].back(), static_cast<double>(bytes) * 8);
+  // A quiet second still gets its point (0) while the protocol was graphed recently.
+  h.tick(3'000'000'000);
+  EXPECT_EQ(host.series["HTTP.Facebook.bps"].size(), 2u);
+  EXPECT_DOUBLE_EQ(host.series["HTTP.Facebook.bps"].back(), 0.0);
+}
+
 TEST(DpiPlugin, UndecidedFlowsGiveUpAtFlowEnd) {
   FakeHost host;
   PluginHarness h(wiremeter_plugin_register(), host);

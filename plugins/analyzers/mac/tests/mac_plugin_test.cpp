@@ -337,5 +337,28 @@ TEST(MacPlugin, IgnoresRuntFramesAndMalformedDhcp) {
   EXPECT_EQ(snap[0].ip_count, 0u);
 }
 
+TEST(MacPlugin, TimeWindowDetailViewAndGraphOfTheBusiest) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host, 1);
+  auto ab = udp(kA, kB, 100);  // at t = 5 s
+  h.tick(4'000'000'000);
+  h.batch(0, {ab.view});
+  h.tick(5'000'000'000);
+  // Both ends of the only conversation are graphed, at the bits they moved in that second.
+  ASSERT_EQ(host.series.count("02:00:00:00:00:0a.bps"), 1u);
+  EXPECT_DOUBLE_EQ(host.series["02:00:00:00:00:0a.bps"].back(), ab.view.wire_len * 8.0);
+
+  EXPECT_NE(h.query("macs", "from=4&to=6").second.find("\"total\":2,"), std::string::npos);
+  EXPECT_NE(h.query("macs", "from=6").second.find("\"total\":0,"), std::string::npos);
+  EXPECT_NE(h.query("macs", "to=4.5").second.find("\"total\":0,"), std::string::npos);
+  EXPECT_EQ(h.query("macs", "from=6&to=5").first, 400);
+
+  auto [s, detail] = h.query("macs/02:00:00:00:00:0A", "");
+  EXPECT_EQ(s, 200);
+  EXPECT_NE(detail.find("\"mac\":{\"mac\":\"02:00:00:00:00:0a\""), std::string::npos) << detail;
+  EXPECT_NE(detail.find("\"series\":\"mac.02:00:00:00:00:0a.bps\""), std::string::npos) << detail;
+  EXPECT_EQ(h.query("macs/02:00:00:00:00:99", "").first, 404);
+}
+
 }  // namespace
 }  // namespace wiremeter::mac

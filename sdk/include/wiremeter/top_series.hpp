@@ -1,0 +1,75 @@
+// TopSeries: history series for the busiest entities of a plugin (protocols, hosts, MACs).
+//
+// A plugin has too many entities to graph them all (the host caps the number of series), so
+// every second it hands the cumulative byte counters of its entities to update(), which turns
+// them into bits/s and records "<plugin>.<key>.bps" for the `top` busiest in that second, and
+// keeps recording (possibly 0) an entity that was among them within `linger_s`, so that a
+// graph does not break up when its entity drops out of the top for a moment.
+//
+// Thread-safety: control plane (on_tick), one caller at a time.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+#include <wiremeter/plugin.hpp>
+
+namespace wiremeter {
+
+class TopSeries {
+ public:
+  explicit TopSeries(size_t top = 10, uint64_t linger_s = 60) : top_(top), linger_s_(linger_s) {}
+
+  // `totals`: every entity's key and cumulative bytes, now. Keys must be stable across calls.
+  void update(const Host& host, uint64_t now_ns,
+              const std::vector<std::pair<std::string, uint64_t>>& totals) {
+    if (last_ns_ && now_ns > last_ns_) {
+      double dt = static_cast<double>(now_ns - last_ns_) / 1e9;
+      std::vector<std::pair<double, const std::string*>> rates;
+      rates.reserve(totals.size());
+      for (const auto& [key, bytes] : totals) {
+        auto it = last_bytes_.find(key);
+        uint64_t before = it == last_bytes_.end() ? 0 : it->second;
+        rates.emplace_back(bytes > before ? static_cast<double>(bytes - before) * 8 / dt : 0.0,
+                           &key);
+      }
+      size_t n = std::min(rates.size(), top_);
+      std::partial_sort(rates.begin(), rates.begin() + static_cast<std::ptrdiff_t>(n), rates.end(),
+                        [](const auto& a, const auto& b) {
+                          return a.first != b.first ? a.first > b.first : *a.second < *b.second;
+                        });
+      for (size_t i = 0; i < rates.size(); ++i) {
+        const std::string& key = *rates[i].second;
+        if (i < n && rates[i].first > 0) {
+          graphed_ns_[key] = now_ns;
+        } else {
+          auto g = graphed_ns_.find(key);
+          if (g == graphed_ns_.end()) continue;
+          if (now_ns - g->second >= linger_s_ * 1'000'000'000) {
+            graphed_ns_.erase(g);
+            continue;
+          }
+        }
+        host.record_series(key + ".bps", rates[i].first);
+      }
+    }
+    last_ns_ = now_ns;
+    last_bytes_.clear();
+    for (const auto& [key, bytes] : totals) last_bytes_[key] = bytes;
+  }
+
+  // Whether `key` has a series being recorded now (a detail view can offer its graph).
+  bool graphed(const std::string& key) const { return graphed_ns_.count(key) != 0; }
+
+ private:
+  size_t top_;
+  uint64_t linger_s_;
+  uint64_t last_ns_ = 0;
+  std::unordered_map<std::string, uint64_t> last_bytes_;
+  std::unordered_map<std::string, uint64_t> graphed_ns_;  // key -> last second in the top
+};
+
+}  // namespace wiremeter
