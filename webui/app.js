@@ -173,6 +173,10 @@ function clearDashboard() {
   setError($('#link-mode-error'), '');
   setLinkDirty(false);
   linkState.data = null;
+  analysis.modules = [];
+  analysis.module = '';
+  closeDetail();
+  $('#an-table').tHead.replaceChildren();
   document.title = 'wiremeter';
 }
 
@@ -333,7 +337,11 @@ async function tick() {
     if (modes && linkVer === linkState.ver) renderLinkModes(modes);
     if (stats) renderStats(stats);
     if (hist) renderTraffic(hist);
-    if (plugins) renderPlugins(plugins);
+    if (plugins) {
+      renderPlugins(plugins);
+      renderAnalysisModules(plugins);
+    }
+    if (poll.count % AN_EVERY === 0) refreshAnalysis();
     if (paths.length > 5 && !plugins) poll.count = 0;  // Retry plugins next tick.
     setError($('#banner'), errors.length ? `Update failed: ${errors[0].message}` : '');
   } finally {
@@ -348,13 +356,20 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /** Bit rate over the last 10 minutes: the average line, and the per-interval peaks shaded. */
 function renderTraffic(hist) {
-  const svg = $('#traffic-chart');
-  const pts = hist.points || [];
+  const top = drawChart($('#traffic-chart'), hist.points || [], 600);
+  setText($('#traffic-max'), `· peak ${fmtSi(top, 'bit/s')}`);
+}
+
+/**
+ * Draws history points ([t, avg, max]) of the last `spanS` seconds into an SVG chart.
+ * @return {number} the top of the scale (the highest peak)
+ */
+function drawChart(svg, pts, spanS) {
   const w = 600;
   const h = 120;
   const top = Math.max(1, ...pts.map((p) => p[2]));
   const now = pts.length ? pts[pts.length - 1][0] : 0;
-  const x = (t) => w - ((now - t) / 600) * w;
+  const x = (t) => w - ((now - t) / spanS) * w;
   const y = (v) => h - (v / top) * (h - 4);
   const line = pts.map((p, i) => `${i ? 'L' : 'M'}${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`);
   const peak = pts.map((p, i) => `${i ? 'L' : 'M'}${x(p[0]).toFixed(1)},${y(p[2]).toFixed(1)}`);
@@ -365,7 +380,7 @@ function renderTraffic(hist) {
     return path;
   };
   svg.replaceChildren(mk('chart-peak', peak.join('')), mk('chart-avg', line.join('')));
-  setText($('#traffic-max'), `· peak ${fmtSi(top, 'bit/s')}`);
+  return top;
 }
 
 function renderSystem(sys) {
@@ -546,6 +561,224 @@ function renderPlugins(data) {
   $('#plugins-refused-none').hidden = refused.length > 0;
 }
 
+// ---- Analysis: the modules' lists ------------------------------------------
+
+/**
+ * The list views of each analyzer module (GET /api/v1/<module>/<view>), in the order shown.
+ * `detail` gives the path of a row's detail view; `series` the history series of a row, when
+ * the module graphs it. A module shows up only when its plugin is loaded.
+ */
+const MODULE_VIEWS = {
+  connections: {views: ['flows', 'servers'], sort: {flows: 'bytes', servers: 'flows'},
+    detail: {flows: (r) => `flows/${r.flow}`}},
+  dpi: {views: ['protocols'], stats: true,
+    series: {protocols: (r) => `dpi.${r.protocol}.bps`}},
+  ip: {views: ['hosts', 'names'], detail: {hosts: (r) => `hosts/${r.address || r.addr || r.host}`}},
+  mac: {views: ['macs'], detail: {macs: (r) => `macs/${r.mac}`}},
+  l2: {views: ['vlans', 'mpls', 'qos', 'arp/bindings', 'arp/conflicts', 'control', 'sizes', 'cast']},
+  dns: {views: ['servers', 'names', 'top_names', 'transactions']},
+  http: {views: ['servers', 'hosts', 'transactions']},
+  tls: {views: ['connections', 'server_names', 'certificates']},
+  quic: {views: ['connections', 'server_names', 'versions']},
+  voip: {views: ['calls', 'streams']},
+  dhcp: {views: ['clients', 'servers', 'leases', 'transactions']},
+};
+const AN_PAGE_SIZE = 25;
+const AN_EVERY = 3;  // Poll ticks between refreshes of the open list.
+const analysis = {modules: [], module: '', view: '', sort: '', order: 'desc', page: 1, total: 0,
+  detail: null, busy: false};
+
+/** Called with the plugin list: offers the loaded modules that have views. */
+function renderAnalysisModules(plugins) {
+  const names = (plugins.loaded || []).map((p) => p.name).filter((n) => MODULE_VIEWS[n]);
+  names.sort((a, b) => Object.keys(MODULE_VIEWS).indexOf(a) - Object.keys(MODULE_VIEWS).indexOf(b));
+  if (names.join() === analysis.modules.join()) return;
+  analysis.modules = names;
+  $('#an-modules').replaceChildren(...names.map((n) => {
+    const b = el('button', {'type': 'button', 'role': 'tab', 'data-module': n, 'text': n});
+    b.addEventListener('click', () => selectModule(n));
+    return b;
+  }));
+  if (!names.includes(analysis.module) && names.length) selectModule(names[0]);
+}
+
+function selectModule(name) {
+  analysis.module = name;
+  for (const b of $('#an-modules').children) {
+    b.setAttribute('aria-selected', String(b.dataset.module === name));
+  }
+  const views = MODULE_VIEWS[name].views;
+  $('#an-view').replaceChildren(...views.map((v) => el('option', {value: v, text: v})));
+  selectView(views[0]);
+}
+
+function selectView(view) {
+  const m = MODULE_VIEWS[analysis.module];
+  analysis.view = view;
+  $('#an-view').value = view;
+  analysis.sort = (m.sort && m.sort[view]) || '';
+  analysis.order = 'desc';
+  analysis.page = 1;
+  closeDetail();
+  refreshAnalysis();
+}
+
+function closeDetail() {
+  analysis.detail = null;
+  $('#an-detail').hidden = true;
+}
+
+function analysisPath() {
+  const m = MODULE_VIEWS[analysis.module];
+  if (m.stats) return `/stats/${analysis.module}`;
+  const q = new URLSearchParams({page: analysis.page, size: AN_PAGE_SIZE, order: analysis.order});
+  if (analysis.sort) q.set('sort', analysis.sort);
+  const filter = $('#an-filter').value.trim();
+  if (filter) q.set('filter', filter);
+  const win = Number($('#an-window').value);
+  if (win) q.set('from', String(Math.floor(Date.now() / 1000) - win));
+  return `/${analysis.module}/${analysis.view}?${q}`;
+}
+
+/** Fetches the open list (and the open detail), and renders them. */
+async function refreshAnalysis() {
+  if (!analysis.module || analysis.busy) return;
+  analysis.busy = true;
+  const gen = session.gen;
+  const key = `${analysis.module}/${analysis.view}`;
+  try {
+    const data = await api('GET', analysisPath());
+    if (gen !== session.gen || key !== `${analysis.module}/${analysis.view}`) return;
+    let items = Array.isArray(data.items) ? data.items : data[analysis.view];
+    if (!Array.isArray(items)) items = [];
+    analysis.total = data.total !== undefined ? data.total : items.length;
+    if (data.sort) analysis.sort = data.sort;
+    renderAnalysisTable(items);
+    setError($('#an-error'), '');
+    if (analysis.detail) await refreshDetail();
+  } catch (e) {
+    if (handleAuthError(e)) return;
+    renderAnalysisTable([]);
+    setError($('#an-error'), e.message);
+  } finally {
+    analysis.busy = false;
+  }
+}
+
+function fmtCell(key, v) {
+  if (v === null || v === undefined) return '–';
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'object' ? JSON.stringify(x) : x)).join(', ');
+  if (typeof v === 'object') return JSON.stringify(v);
+  if (typeof v === 'number') {
+    if (/(^|_)(seen|ts|time|start|end|first|last)(_|$)/.test(key) && v > 1e9 && v < 1e10) {
+      return new Date(v * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+    }
+    return Number.isInteger(v) ? fmtInt(v) : String(Math.round(v * 1000) / 1000);
+  }
+  return String(v);
+}
+
+function renderAnalysisTable(items) {
+  const table = $('#an-table');
+  const cols = [];
+  for (const r of items.slice(0, 10)) {
+    for (const k of Object.keys(r)) if (!cols.includes(k)) cols.push(k);
+  }
+  const head = el('tr', {}, ...cols.map((c) => {
+    const th = el('th', {'text': c, 'data-col': c, 'title': 'Sort by ' + c});
+    if (c === analysis.sort) th.setAttribute('aria-sort', analysis.order === 'asc' ? 'ascending' : 'descending');
+    th.addEventListener('click', () => {
+      if (MODULE_VIEWS[analysis.module].stats) return;
+      analysis.order = analysis.sort === c && analysis.order === 'desc' ? 'asc' : 'desc';
+      analysis.sort = c;
+      analysis.page = 1;
+      refreshAnalysis();
+    });
+    return th;
+  }));
+  table.tHead.replaceChildren(head);
+  const rows = items.map((r) => {
+    const tr = el('tr', {class: 'clickable'}, ...cols.map((c) => {
+      const v = r[c];
+      return el('td', {class: typeof v === 'number' ? 'num' : '', text: fmtCell(c, v)});
+    }));
+    tr.addEventListener('click', () => openDetail(r));
+    return tr;
+  });
+  table.tBodies[0].replaceChildren(...(rows.length ? rows : [emptyRow(Math.max(1, cols.length), 'none')]));
+  const pages = Math.max(1, Math.ceil(analysis.total / AN_PAGE_SIZE));
+  setText($('#an-page'), `${fmtInt(analysis.total)} rows · page ${analysis.page} of ${pages}`);
+  $('#an-prev').disabled = analysis.page <= 1;
+  $('#an-next').disabled = analysis.page >= pages;
+}
+
+function openDetail(row) {
+  analysis.detail = {module: analysis.module, view: analysis.view, row};
+  refreshDetail();
+}
+
+/** The detail of one row: its detail view when the module has one, and its graph. */
+async function refreshDetail() {
+  const d = analysis.detail;
+  if (!d) return;
+  const m = MODULE_VIEWS[d.module];
+  let data = d.row;
+  const detailPath = m.detail && m.detail[d.view] && m.detail[d.view](d.row);
+  if (detailPath) {
+    try {
+      data = await api('GET', `/${d.module}/${detailPath.split('/').map(encodeURIComponent).join('/')}`);
+    } catch (e) {
+      if (handleAuthError(e)) return;
+      data = {error: e.message};
+    }
+  }
+  if (analysis.detail !== d) return;
+  let series = m.series && m.series[d.view] ? m.series[d.view](d.row) : null;
+  if (data && typeof data.series === 'string') series = data.series;
+  // A detail view wraps its entity in one object ({"mac": {...}, "series": ...}): show its fields.
+  const flat = {};
+  for (const [k, v] of Object.entries(data || {})) {
+    if (v && typeof v === 'object' && !Array.isArray(v)) Object.assign(flat, v);
+    else if (k !== 'series') flat[k] = v;
+  }
+  setText($('#an-detail-title'), `${d.module} · ${detailPath || d.view}`);
+  $('#an-detail-kv').tBodies[0].replaceChildren(...Object.entries(flat).map(([k, v]) =>
+    el('tr', {}, el('th', {text: k}), el('td', {class: 'mono', text: fmtCell(k, v)}))));
+  const chart = $('#an-detail-chart');
+  const note = $('#an-detail-chart-note');
+  if (series) {
+    try {
+      const hist = await api('GET', `/history?series=${encodeURIComponent(series)}&from=-600&points=600`);
+      if (analysis.detail !== d) return;
+      drawChart(chart, hist.points || [], 600);
+      chart.toggleAttribute('hidden', false);  // an SVG element has no .hidden property
+      setText(note, `${series}, last 10 minutes`);
+      note.hidden = false;
+    } catch (e) {
+      chart.toggleAttribute('hidden', true);
+      setText(note, `No graph: ${e.message}`);
+      note.hidden = false;
+    }
+  } else {
+    chart.toggleAttribute('hidden', true);
+    setText(note, 'Graphs are kept for the busiest entities; this one has none now.');
+    note.hidden = !(m.detail && m.detail[d.view]);
+  }
+  $('#an-detail').hidden = false;
+}
+
+function wireAnalysis() {
+  $('#an-view').addEventListener('change', (ev) => selectView(ev.target.value));
+  let filterTimer = 0;
+  $('#an-filter').addEventListener('input', () => {
+    clearTimeout(filterTimer);
+    filterTimer = setTimeout(() => { analysis.page = 1; refreshAnalysis(); }, 300);
+  });
+  $('#an-window').addEventListener('change', () => { analysis.page = 1; refreshAnalysis(); });
+  $('#an-prev').addEventListener('click', () => { analysis.page--; refreshAnalysis(); });
+  $('#an-next').addEventListener('click', () => { analysis.page++; refreshAnalysis(); });
+}
+
 // ---- Start ------------------------------------------------------------------
 
 async function start() {
@@ -562,6 +795,7 @@ async function start() {
     setError($('#link-mode-error'), '');
     if (linkState.data) renderLinkModes(linkState.data, true);
   });
+  wireAnalysis();
   document.addEventListener('visibilitychange', () => scheduleTick(0));
   try {
     enterSession(await api('GET', '/auth/session'));

@@ -120,6 +120,45 @@ test('dashboard shows live port counters, plugins and totals', async () => {
   if (SCREENSHOT) await page.screenshot({path: SCREENSHOT, fullPage: true});
 });
 
+test('analysis lists a module, sorts on the server, and opens a detail with its graph', async () => {
+  // The connections flows of the demo replay, biggest first.
+  await page.locator('#an-modules button[data-module="connections"]').click();
+  const rows = page.locator('#an-table tbody tr.clickable');
+  await rows.first().waitFor({state: 'visible'});
+  const bytesCol = await page.locator('#an-table thead th').evaluateAll(
+      (ths) => ths.findIndex((th) => th.dataset.col === 'bytes'));
+  assert.ok(bytesCol >= 0, 'flows have a bytes column');
+  const bytes = async () => (await rows.evaluateAll((trs, i) =>
+    trs.map((tr) => tr.children[i].textContent), bytesCol)).map(num);
+  let seen = await bytes();
+  assert.deepEqual(seen, [...seen].sort((a, b) => b - a), `descending by bytes: ${seen}`);
+  // A click on the header asks the server for the other order.
+  await page.locator('#an-table thead th[data-col="bytes"]').click();
+  await page.waitForFunction(() =>
+    document.querySelector('#an-table thead th[data-col="bytes"]')?.getAttribute('aria-sort') ===
+        'ascending');
+  seen = await bytes();
+  assert.deepEqual(seen, [...seen].sort((a, b) => a - b), `ascending by bytes: ${seen}`);
+  // A filter no flow matches empties the list.
+  await page.fill('#an-filter', 'no-such-flow-anywhere');
+  await page.waitForFunction(() => /^0 rows/.test(document.querySelector('#an-page').textContent));
+  await page.fill('#an-filter', '');
+
+  // MACs: the busiest has a graph in its detail view.
+  await page.locator('#an-modules button[data-module="mac"]').click();
+  await page.waitForFunction(() =>
+    document.querySelector('#an-table thead th[data-col="mac"]') &&
+        document.querySelectorAll('#an-table tbody tr.clickable').length > 0);
+  await page.locator('#an-table tbody tr.clickable').first().click();
+  await page.locator('#an-detail').waitFor({state: 'visible'});
+  await page.locator('#an-detail-chart').waitFor({state: 'visible'});
+  assert.match(await page.locator('#an-detail-chart-note').textContent(), /^mac\..*\.bps/);
+  const path = await page.locator('#an-detail-chart path.chart-avg').getAttribute('d');
+  assert.ok(path && path.length > 10, `graph drawn: ${path}`);
+  assert.equal(await page.locator('#an-error').isVisible(), false,
+      `unexpected error: ${await page.locator('#an-error').textContent()}`);
+});
+
 test('log out returns to the login form', async () => {
   await page.click('#logout');
   await page.locator('#login-view').waitFor({state: 'visible'});
