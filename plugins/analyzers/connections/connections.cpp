@@ -59,9 +59,17 @@ void Worker::observe_rtt(uint64_t us) noexcept {
 }
 
 void Worker::on_batch(std::span<const wm_packet> packets) noexcept {
+  bool watched = watching.load(std::memory_order_relaxed);
   for (const wm_packet& p : packets) {
     FlowState* s = slot_.get(p);
     if (!s || !p.flow) continue;
+    if (watched) {
+      for (size_t i = 0; i < kWatchSlots; ++i) {
+        if (watch_id[i].load(std::memory_order_relaxed) == p.flow->id + 1) {
+          watch_bytes[i].add(p.wire_len);
+        }
+      }
+    }
     // The first packet of a flow puts it on the active list (zero-filled state: flow == null).
     if (!s->flow) link(*s, p.flow);
     Segment seg;

@@ -43,6 +43,8 @@ struct SnapshotPacing {
 };
 // How long a query waits for fresh snapshots before it serves the previous ones.
 inline constexpr std::chrono::milliseconds kSnapshotWait{300};
+// How long the graph of a viewed flow goes on after the last look at its detail view.
+inline constexpr std::chrono::seconds kWatchLinger{30};
 // Handshake RTT histogram bounds, seconds: from a LAN (sub-ms) to satellite links (~0.6 s).
 inline constexpr std::array<double, 12> kRttBounds = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                                       0.05,   0.1,   0.25,   0.5,   1,    2.5};
@@ -99,6 +101,13 @@ class Worker {
   Counter rtt_sum_us;
   Counter lost_records;  // records or servers lost to a failed allocation
 
+  // Flows someone is viewing in the detail view: the worker counts their bytes for the graph.
+  // The control plane assigns a slot (flow id + 1; 0 = free); only the worker writes the counter.
+  static constexpr size_t kWatchSlots = 4;
+  std::array<std::atomic<uint64_t>, kWatchSlots> watch_id{};
+  std::array<Counter, kWatchSlots> watch_bytes;
+  std::atomic<bool> watching{false};
+
  private:
   void link(FlowState& s, const wm_flow_info* flow) noexcept;
   void unlink(FlowState& s) noexcept;
@@ -151,6 +160,24 @@ class Plugin {
   int query_flow(std::span<Worker* const> workers, std::string_view id, const Query& q,
                  JsonWriter& out);
   int query_servers(std::span<Worker* const> workers, const Query& q, JsonWriter& out);
+
+ public:
+  // Each second: the series "connections.<worker>:<id>.bps" of the flows being viewed.
+  void on_tick(std::span<Worker* const> workers, uint64_t now_ns);
+
+ private:
+  // Starts (or renews) the graph of an active flow; false when every watch slot is taken.
+  bool watch(std::span<Worker* const> workers, uint32_t worker, uint64_t id);
+  struct Watch {
+    uint32_t worker = 0;
+    size_t slot = 0;
+    uint64_t id = 0;
+    std::chrono::steady_clock::time_point last_view;
+    uint64_t last_bytes = 0;  // the worker's counter at the last tick
+  };
+  std::mutex watch_mutex_;
+  std::vector<Watch> watches_;  // guarded by watch_mutex_
+  uint64_t last_tick_ns_ = 0;
 
   const char* app_name(const FlowSummary& f) const { return host_.label_name(f.app_label); }
 

@@ -237,6 +237,13 @@ int Plugin::query_flow(std::span<Worker* const> workers, std::string_view id, co
   }
   out.begin_object().key("flow");
   write_flow(out, *found, app_name(*found));
+  // Viewing an active flow starts its graph (kept while it is viewed).
+  std::string series = std::to_string(found->worker) + ":" + std::to_string(found->id) + ".bps";
+  if (found->end_reason == WM_FLOW_ACTIVE && watch(workers, found->worker, found->id)) {
+    out.field("series", "connections." + series);
+  } else {
+    out.key("series").null();
+  }
   if (found->end_reason == WM_FLOW_ACTIVE) {
     out.key("snapshot")
         .begin_object()
@@ -246,6 +253,55 @@ int Plugin::query_flow(std::span<Worker* const> workers, std::string_view id, co
   }
   out.end_object();
   return 200;
+}
+
+bool Plugin::watch(std::span<Worker* const> workers, uint32_t worker, uint64_t id) {
+  if (worker >= workers.size() || !workers[worker]) return false;
+  std::lock_guard lock(watch_mutex_);
+  auto now = Clock::now();
+  for (Watch& w : watches_) {
+    if (w.worker == worker && w.id == id) {
+      w.last_view = now;
+      return true;
+    }
+  }
+  Worker& wk = *workers[worker];
+  for (size_t slot = 0; slot < Worker::kWatchSlots; ++slot) {
+    uint64_t expected = 0;
+    if (!wk.watch_id[slot].compare_exchange_strong(expected, id + 1)) continue;
+    watches_.push_back({worker, slot, id, now, wk.watch_bytes[slot].value()});
+    wk.watching.store(true, std::memory_order_relaxed);
+    return true;
+  }
+  return false;
+}
+
+void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
+  std::lock_guard lock(watch_mutex_);
+  double dt = last_tick_ns_ && now_ns > last_tick_ns_
+                  ? static_cast<double>(now_ns - last_tick_ns_) / 1e9
+                  : 0;
+  last_tick_ns_ = now_ns;
+  auto now = Clock::now();
+  std::erase_if(watches_, [&](Watch& w) {
+    if (w.worker >= workers.size() || !workers[w.worker]) return true;
+    Worker& wk = *workers[w.worker];
+    // Nobody has looked for a while: stop counting, free the slot.
+    if (now - w.last_view > kWatchLinger) {
+      wk.watch_id[w.slot].store(0, std::memory_order_relaxed);
+      bool any = false;
+      for (auto& id : wk.watch_id) any |= id.load(std::memory_order_relaxed) != 0;
+      wk.watching.store(any, std::memory_order_relaxed);
+      return true;
+    }
+    uint64_t bytes = wk.watch_bytes[w.slot].value();
+    if (dt > 0) {
+      host_.record_series(std::to_string(w.worker) + ":" + std::to_string(w.id) + ".bps",
+                          static_cast<double>(bytes - w.last_bytes) * 8 / dt);
+    }
+    w.last_bytes = bytes;
+    return false;
+  });
 }
 
 int Plugin::query_servers(std::span<Worker* const> workers, const Query& q, JsonWriter& out) {

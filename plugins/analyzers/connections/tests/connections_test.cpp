@@ -79,6 +79,10 @@ class Harness {
     return {status, out};
   }
 
+  void tick(uint64_t now_ns) {
+    desc_->analyzer->on_tick(ctx_, workers_.data(), static_cast<uint32_t>(workers_.size()), now_ns);
+  }
+
   std::string json() {
     std::string out;
     wm_json_sink sink{
@@ -410,10 +414,30 @@ TEST(Connections, FlowDetail) {
   auto [status, json] = h.query("flows/0:7");
   EXPECT_EQ(status, 200) << json;
   EXPECT_TRUE(has(json, "{\"flow\":{\"flow\":\"0:7\",")) << json;
-  EXPECT_TRUE(has(json, "\"end\":\"idle_timeout\"}}")) << json;
+  EXPECT_TRUE(has(json, "\"end\":\"idle_timeout\"},\"series\":null}")) << json;
   std::tie(status, json) = h.query("flows/0:8");
   EXPECT_EQ(status, 200) << json;
-  EXPECT_TRUE(has(json, "\"end\":\"active\"},\"snapshot\":{\"fresh\":true")) << json;
+  EXPECT_TRUE(has(json, "\"end\":\"active\"},\"series\":\"connections.0:8.bps\","
+                        "\"snapshot\":{\"fresh\":true"))
+      << json;
+}
+
+TEST(Connections, TheFlowBeingViewedIsGraphedEverySecond) {
+  Harness h;
+  FakeFlow viewed("198.18.0.1", 40001, "198.18.0.2", 443, 8);
+  FakeFlow other("198.18.0.1", 40002, "198.18.0.2", 443, 9);
+  run_connection(h, 0, viewed, kT0);
+  run_connection(h, 0, other, kT0);
+  h.tick(1'000'000'000);
+  EXPECT_TRUE(h.host.series.empty());  // nobody is looking yet
+  EXPECT_EQ(h.query("flows/0:8").first, 200);
+  h.tick(2'000'000'000);
+  auto a = viewed.udp(kFwd, 100, kT0 + kMs), b = other.udp(kFwd, 300, kT0 + kMs);
+  h.batch(0, {a.view, b.view, a.view});
+  h.tick(3'000'000'000);
+  ASSERT_EQ(h.host.series.count("0:8.bps"), 1u);
+  EXPECT_EQ(h.host.series.size(), 1u);  // only the viewed flow
+  EXPECT_EQ(h.host.series["0:8.bps"], (std::vector<double>{0.0, 2.0 * a.view.wire_len * 8}));
 }
 
 TEST(Connections, ServersTableAggregatesAndSorts) {
