@@ -199,6 +199,8 @@ const char* incomplete_name(Incomplete i) {
       return "snaplen";
     case Incomplete::kTcpSegmented:
       return "tcp_segmented";
+    case Incomplete::kTcpGap:
+      return "tcp_gap";
     case Incomplete::kCount:
       break;
   }
@@ -263,11 +265,31 @@ void Worker::handle_tcp(const wm_packet& p, FlowState* state) noexcept {
   if (len == 0) return;  // handshake, ACKs, FIN
   size_t pos = 0;
   uint8_t dir = p.direction & 1;
+  if (state && p.l4_off + 8u <= p.cap_len) {
+    // Sequence numbers tell retransmitted bytes (seen already) from new ones, so that a
+    // retransmitted query is not a second query and framing stays in step.
+    const uint8_t* tcp = p.data + p.l4_off;
+    uint32_t seq = uint32_t{tcp[4]} << 24 | uint32_t{tcp[5]} << 16 | uint32_t{tcp[6]} << 8 | tcp[7];
+    uint8_t bit = static_cast<uint8_t>(1u << dir);
+    if (state->tcp_synced & bit) {
+      auto ahead = static_cast<int32_t>(seq - state->tcp_next[dir]);
+      if (ahead < 0) {  // starts with bytes seen already
+        uint32_t old = static_cast<uint32_t>(-static_cast<int64_t>(ahead));
+        if (old >= len) return;
+        pos = old;
+      } else if (ahead > 0) {  // bytes went missing: give up the message they belonged to
+        incomplete[static_cast<size_t>(Incomplete::kTcpGap)].add();
+        state->tcp_skip[dir] = 0;
+      }
+    }
+    state->tcp_synced |= bit;
+    state->tcp_next[dir] = seq + static_cast<uint32_t>(len);
+  }
   if (state && state->tcp_skip[dir]) {
     // The rest of a message that began in an earlier segment.
-    size_t n = std::min<size_t>(state->tcp_skip[dir], len);
+    size_t n = std::min<size_t>(state->tcp_skip[dir], len - pos);
     state->tcp_skip[dir] = static_cast<uint16_t>(state->tcp_skip[dir] - n);
-    pos = n;
+    pos += n;
   }
   // RFC 1035 4.2.2 / RFC 7766: each message is preceded by its length; one segment may hold
   // several messages (pipelining).

@@ -48,6 +48,7 @@ enum class Incomplete : uint8_t {
   kIpFragment,    // the first fragment of a UDP datagram: the rest is in later fragments
   kSnaplen,       // the capture cut the datagram
   kTcpSegmented,  // a DNS/TCP message that continues in later segments (skipped)
+  kTcpGap,        // a DNS/TCP segment after missing bytes: framing restarts at the segment
   kCount,
 };
 inline constexpr size_t kIncompleteCount = static_cast<size_t>(Incomplete::kCount);
@@ -64,6 +65,8 @@ inline constexpr uint32_t kMaxPendingPerFlow = 32;
 struct FlowState {
   uint32_t pending;      // reference of the flow's newest outstanding query; 0 = none
   uint16_t tcp_skip[2];  // per direction: bytes of a DNS/TCP message still to come
+  uint32_t tcp_next[2];  // per direction: the TCP sequence number of the next new byte
+  uint8_t tcp_synced;    // bit per direction: tcp_next is known
 };
 
 // One query/response pair, an unanswered query or a response without its query.

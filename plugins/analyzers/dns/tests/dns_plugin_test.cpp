@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -25,7 +27,7 @@ using testing::FakeSample;
 using testing::PacketBuilder;
 using testing::PluginHarness;
 
-static_assert(sizeof(FlowState) == 8, "flow state is paid by every flow: keep it at 8 bytes");
+static_assert(sizeof(FlowState) == 20, "flow state is paid by every flow: keep it at 20 bytes");
 
 constexpr uint64_t kT0 = 1'700'000'000'000'000'000ull;
 constexpr uint64_t kMs = 1'000'000ull;
@@ -35,6 +37,7 @@ struct Flow {
   explicit Flow(uint64_t id = 1) { info.id = id; }
   wm_flow_info info{};
   alignas(16) uint8_t state[64] = {};
+  uint32_t next_seq[2] = {1000, 9000};  // TCP: the next segment of each direction follows on
 };
 
 // PluginHarness with the argument order these tests read best in.
@@ -61,8 +64,13 @@ BuiltPacket udp(Flow& f, bool to_server, const std::string& msg, uint64_t ts,
   return b.payload(msg).timestamp_ns(ts).flow(&f.info, f.state, to_server ? 0 : 1).build();
 }
 
-BuiltPacket tcp(Flow& f, bool to_server, const std::string& payload, uint64_t ts) {
+// A TCP segment of `f`: in sequence after the previous one of its direction, or at `seq`.
+BuiltPacket tcp(Flow& f, bool to_server, const std::string& payload, uint64_t ts,
+                std::optional<uint32_t> seq = std::nullopt) {
   PacketBuilder b;
+  uint32_t& next = f.next_seq[to_server ? 0 : 1];
+  b.seq(seq.value_or(next));
+  next = seq.value_or(next) + static_cast<uint32_t>(payload.size());
   if (to_server) {
     b.ipv4("198.18.0.1", "198.18.1.53").tcp(40000, 53, testing::kTcpAck | testing::kTcpPsh);
   } else {
@@ -216,6 +224,32 @@ TEST(DnsPlugin, ReadsTcpLengthPrefixedMessages) {
   uint64_t malformed = 0;
   for (auto& c : d.worker().malformed) malformed += c.value();
   EXPECT_EQ(malformed, 0u);
+}
+
+TEST(DnsPlugin, TcpRetransmissionsAreNotNewMessages) {
+  FakeHost host;
+  Driver d(host);
+  Flow f;
+  std::string q1 = test::tcp_framed(test::query_msg(1, "a.example", test::kA));
+  std::string q2 = test::tcp_framed(test::query_msg(2, "b.example", test::kA));
+  auto first = tcp(f, true, q1, kT0, 1000);
+  auto again = tcp(f, true, q1, kT0 + kMs, 1000);                   // retransmitted whole
+  auto overlap = tcp(f, true, q1.substr(5) + q2, kT0 + 2 * kMs, 1005);  // partly old
+  d.batch({first.view, again.view, overlap.view});
+  EXPECT_EQ(d.worker().queries.value(), 2u);
+  EXPECT_EQ(d.worker().retransmissions.value(), 0u);
+  uint64_t malformed = 0;
+  for (auto& c : d.worker().malformed) malformed += c.value();
+  EXPECT_EQ(malformed, 0u);
+
+  // Bytes lost in between: the message they belonged to is given up, framing restarts.
+  std::string r1 = test::tcp_framed(test::response_msg(1, "a.example", test::kA, 0, {}));
+  std::string r2 = test::tcp_framed(test::response_msg(2, "b.example", test::kA, 0, {}));
+  auto head = tcp(f, false, r1.substr(0, 8), kT0 + 3 * kMs, 9000);
+  auto after_gap = tcp(f, false, r2, kT0 + 4 * kMs, 9000 + static_cast<uint32_t>(r1.size()) + 50);
+  d.batch({head.view, after_gap.view});
+  EXPECT_EQ(d.worker().incomplete[static_cast<size_t>(Incomplete::kTcpGap)].value(), 1u);
+  EXPECT_EQ(d.worker().responses.value(), 1u);  // r2
 }
 
 TEST(DnsPlugin, CountsUnansweredQueriesWhenTheFlowEnds) {
