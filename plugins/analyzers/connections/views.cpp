@@ -333,22 +333,23 @@ int Plugin::query_servers(std::span<Worker* const> workers, const Query& q, Json
   std::string needle = lower(q.get_or("filter", ""));
 
   // All time: the workers' tables of ended flows. In a window: rebuilt from the flows kept.
+  // Snapshots first: a flow active in a snapshot may have ended since, and then it is in the
+  // ended flows already (its record says so) and must not count twice.
+  Snapshots snaps = fresh_snapshots(workers);
   ServerTable table;
+  std::unordered_set<uint64_t> ended_ids;
   for (Worker* w : workers) {
     if (!w) continue;
-    if (windowed) {
-      w->records().for_each([&](const FlowSummary& f) {
-        if (window.contains(f)) table.add(f);
-      });
-    } else {
-      table.merge(w->servers());
-    }
+    w->records().for_each([&](const FlowSummary& f) {
+      ended_ids.insert(flow_key(f.worker, f.id));
+      if (windowed && window.contains(f)) table.add(f);
+    });
+    if (!windowed) table.merge(w->servers());
   }
-  Snapshots snaps = fresh_snapshots(workers);
   for (const Snapshot& s : snaps.per_worker) {
     if (!s.flows) continue;
     for (const FlowSummary& f : *s.flows) {
-      if (window.contains(f)) table.add(f);
+      if (window.contains(f) && !ended_ids.count(flow_key(f.worker, f.id))) table.add(f);
     }
   }
   std::vector<Row> rows;

@@ -522,6 +522,21 @@ TEST(Connections, SnapshotWalkStepsPastFlowsThatEndUnderIt) {
   EXPECT_EQ(w.active.value(), 0u);
 }
 
+TEST(Connections, AFlowThatEndedAfterTheSnapshotCountsOnceInServers) {
+  Harness h;
+  FakeFlow f("198.18.0.1", 40000, "198.18.0.2", 443, 1);
+  run_connection(h, 0, f, kT0);
+  auto [status, json] = h.query("servers");  // the snapshot has the flow active
+  EXPECT_TRUE(has(json, "\"flows\":1,")) << json;
+  h.end(0, f);
+  // Served from the same snapshot (it is recent), and from the ended flows.
+  for (const char* qs : {"", "from=0"}) {
+    std::tie(status, json) = h.query("servers", qs, /*ticking=*/false);
+    EXPECT_EQ(status, 200) << json;
+    EXPECT_TRUE(has(json, "\"flows\":1,")) << qs << ": " << json;
+  }
+}
+
 TEST(Connections, ServersTableNeverMakesTheWorkerWait) {
   // While the control plane copies the table, ended flows wait in the worker's backlog; the
   // next flow end or tick that finds the table free adds them.
