@@ -5,27 +5,16 @@
 
 #include <algorithm>
 #include <cstring>
+#include <wiremeter/flow_roles.hpp>
 
 namespace wiremeter::connections {
 namespace {
 
 constexpr uint8_t kProtoUdp = 17, kProtoSctp = 132;
 
-bool has_ports(uint8_t proto) {
-  return proto == kProtoTcp || proto == kProtoUdp || proto == kProtoSctp;
-}
-
 bool server_is_initiator(const wm_flow_info& f, const TcpStats& tcp) {
-  if (f.l4_proto == kProtoTcp) {
-    // The side that sent the SYN/ACK serves; failing that, the side that did not send the SYN.
-    if (tcp.flags & kSawSynAck) return !(tcp.flags & kSynAckFromReverse);
-    if (tcp.flags & kSawSyn) return tcp.flags & kSynFromReverse;
-  }
-  // No handshake seen: a well-known port on the initiator's side only (or the lower of two
-  // well-known ports, as DHCP's 67 to 68) means we saw the server speak first: a capture that
-  // started mid-flow, or a response whose request was missed.
-  if (!has_ports(f.l4_proto) || f.port[0] >= 1024) return false;
-  return f.port[1] >= 1024 || f.port[0] < f.port[1];
+  return wiremeter::server_is_initiator(f, tcp.flags & kSawSyn, tcp.flags & kSynFromReverse,
+                                        tcp.flags & kSawSynAck, tcp.flags & kSynAckFromReverse);
 }
 
 double seconds(uint64_t ns) { return static_cast<double>(ns) / 1e9; }

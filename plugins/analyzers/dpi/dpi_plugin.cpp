@@ -172,6 +172,7 @@ void DpiWorker::on_batch(std::span<const wm_packet> packets) noexcept {
   for (const wm_packet& p : packets) {
     FlowState* s = slot_.get(p);
     if (!s) continue;  // no flow: non-IP, or a later IP fragment (nDPI ignores those too)
+    s->roles.observe(p);
     if (s->status == Status::kNew) start(*s);
     if (s->status == Status::kInspecting) {
       ++s->pending_packets;
@@ -283,11 +284,13 @@ void DpiWorker::on_flow_end(const wm_flow_info& flow, FlowState& s) noexcept {
   if (!s.label_shared && host_) share_label(&flow, s);
   EndedFlow e{};
   e.id = flow.id;
+  int client = s.roles.client(flow);
   for (int d = 0; d < 2; ++d) {
-    e.packets[d] = flow.packets[d];
-    e.bytes[d] = flow.bytes[d];
-    e.port[d] = flow.port[d];
-    std::memcpy(e.addr[d], flow.addr[d], sizeof e.addr[d]);
+    int from = d == 0 ? client : 1 - client;
+    e.packets[d] = flow.packets[from];
+    e.bytes[d] = flow.bytes[from];
+    e.port[d] = flow.port[from];
+    std::memcpy(e.addr[d], flow.addr[from], sizeof e.addr[d]);
   }
   e.vlan = flow.vlan;
   e.label = s.label;

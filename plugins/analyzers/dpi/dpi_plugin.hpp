@@ -32,6 +32,7 @@
 #include <string>
 #include <type_traits>
 #include <vector>
+#include <wiremeter/flow_roles.hpp>
 #include <wiremeter/plugin.hpp>
 #include <wiremeter/top_series.hpp>
 
@@ -66,6 +67,7 @@ struct FlowState {
   uint16_t packets;   // packets inspected, for the give-up limit
   Status status;
   uint8_t label_shared;  // the flow's app_label was set for the other modules
+  FlowRoles roles;       // which side is the client, for the list of ended flows
   char host[kHostLen];   // hostname/SNI nDPI extracted, NUL-terminated, possibly truncated
 };
 
@@ -164,6 +166,7 @@ static_assert(2 * kMaxLabels == 1u << 10, "slot_of() yields 10 bits");
 // One ended flow as the JSON view lists it.
 struct EndedFlow {
   uint64_t id;
+  // Client first: [0] is the client's side (its address, what it sent), [1] the server's.
   uint64_t packets[2];
   uint64_t bytes[2];
   uint8_t addr[2][16];

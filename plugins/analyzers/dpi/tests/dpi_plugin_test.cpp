@@ -264,6 +264,36 @@ TEST(DpiPlugin, GraphsTheBitRateOfEachBusyProtocolEverySecond) {
   EXPECT_DOUBLE_EQ(host.series["HTTP.Facebook.bps"].back(), 0.0);
 }
 
+TEST(DpiPlugin, NamesTheRealClientWhenTheCaptureStartsWithTheServer) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host);
+  TestFlow f;
+  // The core's initiator (forward) is 198.18.0.1:443, whose first packet is a SYN/ACK: it is
+  // the server; the client is the other side.
+  TcpConversation c(f, 443, 41000);
+  auto synack = c.packet(WM_DIR_FORWARD, kTcpSyn | kTcpAck);
+  auto ack = c.packet(WM_DIR_REVERSE, kTcpAck);
+  auto ack2 = c.packet(WM_DIR_REVERSE, kTcpAck);
+  h.batch(0, {synack.view, ack.view, ack2.view});
+  f.info.id = 3;
+  f.info.ip_version = 4;
+  f.info.l4_proto = 6;
+  f.info.port[0] = 443;
+  f.info.port[1] = 41000;
+  f.info.addr[0][0] = 198, f.info.addr[0][1] = 18, f.info.addr[0][3] = 1;
+  f.info.addr[1][0] = 198, f.info.addr[1][1] = 18, f.info.addr[1][2] = 1, f.info.addr[1][3] = 1;
+  f.info.packets[0] = 1;
+  f.info.packets[1] = 2;
+  f.info.end_reason = WM_FLOW_SHUTDOWN;
+  h.flow_end(0, f.info, f.state);
+  std::string json = h.json();
+  EXPECT_NE(json.find(R"({"flow":"0:3","proto":6,"client":"198.18.1.1","client_port":41000,)"
+                      R"("server":"198.18.0.1","server_port":443,)"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(json.find(R"("packets":[2,1])"), std::string::npos) << json;  // client's first
+}
+
 TEST(DpiPlugin, UndecidedFlowsGiveUpAtFlowEnd) {
   FakeHost host;
   PluginHarness h(wiremeter_plugin_register(), host);
