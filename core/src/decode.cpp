@@ -347,6 +347,7 @@ DecodeError decode_packet(const uint8_t* data, uint32_t cap_len, uint32_t wire_l
   out.wire_len = wire_len < cap_len ? cap_len : wire_len;
 
   Cursor c{data, cap_len, 0};
+  if (link != LinkType::kEthernet) out.flags |= WM_PKT_NO_ETHERNET;
   switch (link) {
     case LinkType::kEthernet:
       return decode_ethernet(c, out);

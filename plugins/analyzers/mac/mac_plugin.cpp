@@ -190,7 +190,7 @@ void MacWorker::learn_dhcp(const wm_packet& p) noexcept {
 void MacWorker::on_batch(std::span<const wm_packet> packets) noexcept {
   std::lock_guard lock(mutex_);
   for (const wm_packet& p : packets) {
-    if (p.cap_len < 14) continue;
+    if (p.cap_len < 14 || (p.flags & WM_PKT_NO_ETHERNET)) continue;  // no MAC header to read
     const uint8_t* dst = p.data;
     const uint8_t* src = p.data + 6;
     MacEntry* s = is_station(src) ? upsert(read48(src), p.ts_ns) : nullptr;

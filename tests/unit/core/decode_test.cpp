@@ -202,6 +202,11 @@ TEST(Decode, NullLinkTypeCarriesIpv6) {
   EXPECT_EQ(err, DecodeError::kNone);
   EXPECT_EQ(v.ip_version, 6);
   EXPECT_EQ(v.src_port, 443);
+  // No Ethernet header: modules must not read MAC addresses from these bytes.
+  EXPECT_TRUE(v.flags & WM_PKT_NO_ETHERNET);
+  auto eth = PacketBuilder().ipv6("2001:db8::1", "2001:db8::2").udp(443, 50000).build();
+  std::vector<uint8_t> e(eth.bytes->begin(), eth.bytes->end());
+  EXPECT_FALSE(decode(e, &err, LinkType::kEthernet).flags & WM_PKT_NO_ETHERNET);
 }
 
 // Every frame of the shared real captures decodes without a malformed verdict, except where a
