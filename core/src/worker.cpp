@@ -50,7 +50,9 @@ Worker::Worker(const WorkerConfig& cfg, std::vector<PortRuntime>* ports,
       analyzers_(std::move(analyzers)),
       flows_(std::make_unique<FlowTable>(cfg.flow_memory_bytes, cfg.flow_state_bytes, cfg.timeouts,
                                          static_cast<uint8_t>(cfg.id))),
-      port_counters_(ports->size()) {
+      port_counters_(ports->size()),
+      // Not value-initialized: pages become resident only when a long frame uses them.
+      linear_(new uint8_t[size_t{kBurstSize} * kMaxLinearFrame]) {
   flows_->set_end_callback([this](const wm_flow_info& flow, uint8_t* state) {
     // Modules that label flows end first: a label they decide only now (DPI giving up at the
     // end of a flow) is then in the record when the other modules see the flow end.
@@ -84,9 +86,15 @@ void Worker::analyze(uint16_t port_index, rte_mbuf** pkts, uint16_t n, uint64_t 
     wm_packet& v = views_[i];
     v.ts_ns = packet_time(port, m, now_ns);
     v.port = port_index;
-    // Headers are read from the first segment only; it holds them for any sane MTU.
-    DecodeError err =
-        decode_packet(rte_pktmbuf_mtod(m, const uint8_t*), m->data_len, m->pkt_len, port.link, v);
+    const uint8_t* data = rte_pktmbuf_mtod(m, const uint8_t*);
+    uint32_t cap_len = m->data_len;
+    if (m->nb_segs > 1) {
+      // Payload parsers (reassembly, certificates) need every byte, not the first segment's.
+      cap_len = m->pkt_len < kMaxLinearFrame ? m->pkt_len : kMaxLinearFrame;
+      uint8_t* buf = linear_.get() + size_t{i} * kMaxLinearFrame;
+      data = static_cast<const uint8_t*>(rte_pktmbuf_read(m, 0, cap_len, buf));
+    }
+    DecodeError err = decode_packet(data, cap_len, m->pkt_len, port.link, v);
     if (err != DecodeError::kNone) decode_errors_[static_cast<size_t>(err)].add(1);
     if (!flows_->track(v)) ++without_flow;
     bytes += m->pkt_len;

@@ -21,6 +21,9 @@ struct rte_mbuf;
 namespace wiremeter::core {
 
 inline constexpr uint16_t kBurstSize = 32;
+// Frames that arrive in several mbuf segments (jumbo frames, receive offload, long frames from a
+// capture file) are copied into one buffer for the analyzers, up to this many bytes.
+inline constexpr uint32_t kMaxLinearFrame = 65535;
 
 // A relaxed single-writer counter (see wiremeter::Counter in the SDK for the rationale).
 struct StatCounter {
@@ -114,6 +117,8 @@ class Worker {
   std::atomic<uint64_t> last_ts_{0};
   bool capture_clock_ = false;  // offline: time is the capture's, not the wall clock
   wm_packet views_[kBurstSize];
+  // One buffer per burst slot for frames in several segments: modules see the whole frame.
+  std::unique_ptr<uint8_t[]> linear_;
 };
 
 // Wall-clock ns from the TSC, cheap enough to call per burst.
