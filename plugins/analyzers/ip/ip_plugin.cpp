@@ -699,6 +699,10 @@ void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
   }
   last_tick_ns_ = now_ns;
   last_bytes_ = bytes;
+  // The graphs of the busiest hosts: "ip.<address>.bps".
+  std::vector<std::pair<std::string, uint64_t>> per_host;
+  for (const HostRow& r : rows(workers, false)) per_host.emplace_back(format_address(r.addr), r.bytes());
+  series_.update(host_, now_ns, per_host);
 }
 
 int Plugin::query(std::span<Worker* const> workers, std::string_view path, const Query& q,
@@ -787,7 +791,15 @@ int Plugin::query_host(std::span<Worker* const> workers, std::string_view text, 
   static const std::vector<const NameRow*> kNone;
   if (it != by.end()) row.name = it->second.front()->name;
   // A host known only by name (a DNS answer for an address not contacted yet) has zero traffic.
+  out.begin_object().key("host");
   write_row(out, row, it != by.end() ? &it->second : &kNone, &peers);
+  std::string key = format_address(addr);
+  if (series_.graphed(key)) {
+    out.field("series", "ip." + key + ".bps");
+  } else {
+    out.key("series").null();
+  }
+  out.end_object();
   return 200;
 }
 

@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 #include <wiremeter/plugin.hpp>
+#include <wiremeter/top_series.hpp>
 
 #include "host_table.hpp"
 #include "ip_config.hpp"
@@ -157,6 +158,7 @@ class Plugin {
       name_errors_id_;
   std::atomic<double> bytes_per_second_{0};
   uint64_t last_tick_ns_ = 0, last_bytes_ = 0;
+  TopSeries series_;  // the busiest hosts' bit rates
 };
 
 }  // namespace wiremeter::ip

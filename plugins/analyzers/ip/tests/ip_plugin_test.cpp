@@ -260,6 +260,23 @@ TEST(IpPlugin, LabelsCoverWholeFlows) {
   EXPECT_EQ(num(body, "unknown"), 0);
 }
 
+TEST(IpPlugin, TheBusiestHostsAreGraphedAndTheirDetailSaysSo) {
+  FakeHost host;
+  Driver d(host);
+  std::vector<BuiltPacket> p;
+  p.push_back(PacketBuilder().ipv4("10.0.0.1", "10.0.0.2").udp(1, 2).payload_size(100).build());
+  d.send(p);
+  d.tick(1'000'000'000);
+  d.publish();
+  d.tick(2'000'000'000);
+  ASSERT_EQ(host.series.count("10.0.0.1.bps"), 1u);
+  EXPECT_DOUBLE_EQ(host.series["10.0.0.1.bps"].back(), p[0].view.wire_len * 8.0);
+  auto [s, body] = d.query("hosts/10.0.0.2");
+  ASSERT_EQ(s, 200);
+  EXPECT_NE(body.find(R"({"host":{"address":"10.0.0.2")"), std::string::npos) << body;
+  EXPECT_NE(body.find(R"("series":"ip.10.0.0.2.bps"})"), std::string::npos) << body;
+}
+
 TEST(IpPlugin, FullTableFoldsIntoOther) {
   FakeHost host;
   host.config = R"({"max_hosts": 2, "metrics_top": 1})";
