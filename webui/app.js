@@ -573,15 +573,23 @@ const MODULE_VIEWS = {
     detail: {flows: (r) => `flows/${r.flow}`}},
   dpi: {views: ['protocols'], stats: true,
     series: {protocols: (r) => `dpi.${r.protocol}.bps`}},
-  ip: {views: ['hosts', 'names'], detail: {hosts: (r) => `hosts/${r.address || r.addr || r.host}`}},
+  ip: {views: ['hosts', 'names'], detail: {hosts: (r) => `hosts/${r.address}`}},
   mac: {views: ['macs'], detail: {macs: (r) => `macs/${r.mac}`}},
-  l2: {views: ['vlans', 'mpls', 'qos', 'arp/bindings', 'arp/conflicts', 'control', 'sizes', 'cast']},
+  l2: {views: ['vlans', 'qos', 'qos/pcp', 'mpls', 'arp', 'arp/bindings', 'arp/conflicts',
+    'control', 'control/stp', 'control/lldp', 'sizes', 'cast', 'cast/groups'],
+  summary: ['arp', 'sizes', 'cast'],
+  detail: {'vlans': (r) => `vlans/${r.vlan}`, 'arp/bindings': (r) => `arp/bindings/${r.ip}`}},
   dns: {views: ['servers', 'names', 'top_names', 'transactions']},
-  http: {views: ['servers', 'hosts', 'transactions']},
-  tls: {views: ['connections', 'server_names', 'certificates']},
-  quic: {views: ['connections', 'server_names', 'versions']},
-  voip: {views: ['calls', 'streams']},
-  dhcp: {views: ['clients', 'servers', 'leases', 'transactions']},
+  dhcp: {views: ['clients', 'servers', 'leases', 'transactions'],
+    detail: {clients: (r) => `clients/${r.mac}`}},
+  http: {views: ['servers', 'hosts', 'transactions'],
+    detail: {servers: (r) => `servers/${r.server}:${r.port}`}},
+  tls: {views: ['connections', 'server_names', 'certificates'],
+    detail: {certificates: (r) => `certificates/${r.sha256}`}},
+  quic: {views: ['connections', 'server_names', 'versions'],
+    detail: {connections: (r) => `connections/${r.id}`}},
+  voip: {views: ['calls', 'streams'],
+    detail: {calls: (r) => `calls/${r.call_id}`, streams: (r) => `streams/${r.id}`}},
 };
 const AN_PAGE_SIZE = 25;
 const AN_EVERY = 3;  // Poll ticks between refreshes of the open list.
@@ -631,6 +639,7 @@ function closeDetail() {
 function analysisPath() {
   const m = MODULE_VIEWS[analysis.module];
   if (m.stats) return `/stats/${analysis.module}`;
+  if (m.summary && m.summary.includes(analysis.view)) return `/${analysis.module}/${analysis.view}`;
   const q = new URLSearchParams({page: analysis.page, size: AN_PAGE_SIZE, order: analysis.order});
   if (analysis.sort) q.set('sort', analysis.sort);
   const filter = $('#an-filter').value.trim();
@@ -650,7 +659,10 @@ async function refreshAnalysis() {
     const data = await api('GET', analysisPath());
     if (gen !== session.gen || key !== `${analysis.module}/${analysis.view}`) return;
     let items = Array.isArray(data.items) ? data.items : data[analysis.view];
-    if (!Array.isArray(items)) items = [];
+    if (!Array.isArray(items)) {
+      // A summary (counters, not a list): one row per field.
+      items = Object.entries(data).map(([field, value]) => ({field, value}));
+    }
     analysis.total = data.total !== undefined ? data.total : items.length;
     if (data.sort) analysis.sort = data.sort;
     renderAnalysisTable(items);
