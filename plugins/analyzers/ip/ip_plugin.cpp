@@ -129,14 +129,37 @@ void Worker::note(NameSource source, Parse result) noexcept {
   if (result == Parse::kTruncated) e[static_cast<size_t>(NameError::kTruncated)].add();
 }
 
-void Worker::count(const wm_packet& p) noexcept {
-  Address src = Address::of(p.ip_version, p.src_addr);
-  Address dst = Address::of(p.ip_version, p.dst_addr);
-  uint64_t hs = src.hash(), hd = dst.hash();
+void Worker::count(const wm_packet& p, FlowState* state) noexcept {
   uint64_t bytes = p.wire_len;
   L4Class l4 = l4_class(p.l4_proto);
-  src_index_ = hosts_.upsert(src, hs, p.ts_ns);
-  dst_index_ = hosts_.upsert(dst, hd, p.ts_ns);
+  uint32_t src_bit, dst_bit;
+  if (state && (state->flags & kFlowHostsKnown)) {
+    int src_side = p.direction == WM_DIR_REVERSE ? 1 : 0;
+    uint32_t s = state->host[src_side], d = state->host[1 - src_side];
+    src_index_ = s & kHostIndexMask;
+    dst_index_ = d & kHostIndexMask;
+    src_bit = s >> kPeerBitShift;
+    dst_bit = d >> kPeerBitShift;
+    for (uint32_t i : {src_index_, dst_index_}) {
+      HostEntry& e = hosts_.at(i);
+      if (p.ts_ns > e.last_ns) e.last_ns = p.ts_ns;
+      if (p.ts_ns < e.first_ns) e.first_ns = p.ts_ns;
+    }
+  } else {
+    Address src = Address::of(p.ip_version, p.src_addr);
+    Address dst = Address::of(p.ip_version, p.dst_addr);
+    uint64_t hs = src.hash(), hd = dst.hash();
+    src_index_ = hosts_.upsert(src, hs, p.ts_ns);
+    dst_index_ = hosts_.upsert(dst, hd, p.ts_ns);
+    src_bit = static_cast<uint32_t>(hs >> 58);
+    dst_bit = static_cast<uint32_t>(hd >> 58);
+    if (state && src_index_ != HostTable::kNone && dst_index_ != HostTable::kNone) {
+      int src_side = p.direction == WM_DIR_REVERSE ? 1 : 0;
+      state->host[src_side] = src_index_ | src_bit << kPeerBitShift;
+      state->host[1 - src_side] = dst_index_ | dst_bit << kPeerBitShift;
+      state->flags |= kFlowHostsKnown;
+    }
+  }
   HostEntry& other = hosts_.other();
   auto fold_other = [&] {
     untracked_packets.add();
@@ -167,8 +190,8 @@ void Worker::count(const wm_packet& p) noexcept {
       src_index_ != dst_index_) {
     s->add_peer(dst_index_, bytes);
     d->add_peer(src_index_, bytes);
-    s->peer_bits |= 1ull << (hd >> 58);
-    d->peer_bits |= 1ull << (hs >> 58);
+    s->peer_bits |= 1ull << dst_bit;
+    d->peer_bits |= 1ull << src_bit;
   }
 }
 
@@ -177,8 +200,8 @@ void Worker::on_batch(std::span<const wm_packet> packets) noexcept {
     if (p.ip_version != 4 && p.ip_version != 6) continue;
     ip_packets.add();
     ip_bytes.add(p.wire_len);
-    count(p);
     FlowState* state = slot_.get(p);
+    count(p, state && p.flow ? state : nullptr);
     if (state && p.flow) {
       HostEntry* s = src_index_ != HostTable::kNone ? &hosts_.at(src_index_) : &hosts_.other();
       HostEntry* d = dst_index_ != HostTable::kNone ? &hosts_.at(dst_index_) : &hosts_.other();

@@ -25,7 +25,7 @@
 
 namespace wiremeter::ip {
 
-// Per-flow state, zero-filled by the core at flow creation: 8 bytes per flow.
+// Per-flow state, zero-filled by the core at flow creation: 16 bytes per flow.
 struct FlowState {
   // Bytes of the flow before it had an application label, attributed to the label once it
   // comes (saturating: labels come within the first packets).
@@ -33,12 +33,19 @@ struct FlowState {
   uint16_t label;  // the label the flow's bytes go to; 0 = none yet
   uint8_t flags;   // FlowFlag
   uint8_t reserved;
+  // With kFlowHostsKnown: the host table entries of the flow's initiator [0] and responder [1]
+  // (hosts never leave the table, so an index stays valid), each with its peer-sketch bit
+  // (kPeerBitShift). Spares the two address lookups on every later packet of the flow.
+  uint32_t host[2];
 };
 enum FlowFlag : uint8_t {
   kFlowCounted = 1,        // the hosts' flow counts include this flow
   kFlowClientPayload = 2,  // the initiator's first payload was looked at (TLS SNI)
   kFlowServerPayload = 4,  // the responder's first payload was looked at (DNS over TCP)
+  kFlowHostsKnown = 8,     // host[] is set
 };
+inline constexpr uint32_t kPeerBitShift = 26;  // host index below, peer bit (0..63) above
+inline constexpr uint32_t kHostIndexMask = (1u << kPeerBitShift) - 1;
 
 // Reasons a name could not be read, per source; metric labels.
 enum class NameError : uint8_t { kMalformed = 0, kTruncated, kCount };
@@ -74,7 +81,8 @@ class Worker {
     void on_name(uint8_t version, const uint8_t* addr, std::string_view name) noexcept override;
   };
 
-  void count(const wm_packet& p) noexcept;
+  // Looks the packet's hosts up (or takes them from the flow's state) and counts the packet.
+  void count(const wm_packet& p, FlowState* state) noexcept;
   void learn_names(const wm_packet& p, FlowState* state) noexcept;
   void note(NameSource source, Parse result) noexcept;
 

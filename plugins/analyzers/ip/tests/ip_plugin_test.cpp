@@ -21,7 +21,7 @@ using testing::FakeSample;
 using testing::PacketBuilder;
 using testing::PluginHarness;
 
-static_assert(sizeof(FlowState) == 8, "flow state is paid by every flow: keep it at 8 bytes");
+static_assert(sizeof(FlowState) == 16, "flow state is paid by every flow: keep it at 16 bytes");
 
 constexpr uint64_t kT0 = 1'700'000'000'000'000'000ull;
 constexpr uint64_t kSec = 1'000'000'000ull;
@@ -293,7 +293,7 @@ TEST(IpPlugin, FullTableFoldsIntoOther) {
   size_t other = json.find(R"("other":{"address":"other")");
   ASSERT_NE(other, std::string::npos) << json;
   EXPECT_EQ(num(json, "packets_in", other), 1);
-  EXPECT_EQ(num(json, "bytes_per_flow"), 8);
+  EXPECT_EQ(num(json, "bytes_per_flow"), 16);
 
   std::vector<FakeSample> samples = d.collect();
   double hosts = -1, top_out = -1, other_in = -1;
