@@ -1,7 +1,8 @@
 // wiremeter-make-demo-capture: writes the Ethernet capture the appliance replays in demo mode and
 // the benchmarks read as a fixed input. Every byte is synthesised from a seeded PRNG, so the file
 // is reproducible bit for bit and contains no real traffic: IPv4 addresses come only from the
-// benchmarking range 198.18.0.0/15, IPv6 only from 2001:db8::/32, unicast MACs are all 02:...
+// benchmarking range 198.18.0.0/15 (besides DHCP's 0.0.0.0 and 255.255.255.255), IPv6 only from
+// 2001:db8::/32, unicast MACs are all 02:..., phone numbers are the fictional 555-01xx.
 //
 // Usage: wiremeter-make-demo-capture OUT.pcap [--flows N] [--seed S]
 
@@ -562,6 +563,105 @@ void put_encrypted(Frame& f, Rng& rng, uint8_t type, size_t plaintext, bool tls1
   } while (plaintext > 0);
 }
 
+// ---- DHCP ----
+
+constexpr uint16_t kDhcpServerPort = 67, kDhcpClientPort = 68;
+constexpr uint8_t kDhcpDiscover = 1, kDhcpOffer = 2, kDhcpRequest = 3, kDhcpAck = 5;
+constexpr uint8_t kDhcpNak = 6, kDhcpInform = 8;
+constexpr uint32_t kDhcpMagicCookie = 0x63825363;
+constexpr uint32_t kDhcpLease = 3600;
+constexpr size_t kBootpMinimum = 300;  // RFC 951's message with its 64-byte vendor area
+
+bool dhcp_from_client(uint8_t type) {
+  return type == kDhcpDiscover || type == kDhcpRequest || type == kDhcpInform;
+}
+
+// Addresses left at 0.0.0.0 and empty strings stay out of the options.
+struct DhcpMessage {
+  uint8_t type = kDhcpDiscover;
+  uint32_t xid = 0;
+  bool broadcast = false;  // the client asks for replies to 255.255.255.255
+  Mac chaddr{};
+  IpAddr ciaddr{};
+  IpAddr yiaddr{};
+  IpAddr server_id{};      // option 54; also the router (3), since the gateway serves the leases
+  IpAddr requested_ip{};   // 50
+  std::string hostname{};  // 12
+  uint32_t lease = 0;      // 51, with T1 (58) and T2 (59) at 1/2 and 7/8 of it
+  bool config = false;     // 1, 3, 6 and 15: mask, router, DNS server, domain
+  std::string message{};   // 56, why a NAK
+};
+
+bool unset(const IpAddr& a) {
+  return std::all_of(a.b.begin(), a.b.end(), [](uint8_t v) { return v == 0; });
+}
+
+Bytes encode_dhcp(const DhcpMessage& m) {
+  static constexpr uint8_t kParams[] = {1, 28, 2, 3, 15, 6, 119, 12, 44, 47, 26, 121, 42};
+  bool client = dhcp_from_client(m.type);
+  Frame f;
+  f.u8(client ? 1 : 2).u8(1).u8(6).u8(0).u32(m.xid).u16(0).u16(m.broadcast ? 0x8000 : 0);
+  f.append(m.ciaddr.bytes()).append(m.yiaddr.bytes()).u32(0).u32(0);  // siaddr, giaddr: no relay
+  f.append(m.chaddr).fill(10).fill(64 + 128);                         // chaddr padding, sname, file
+  f.u32(kDhcpMagicCookie);
+  auto option = [&](uint8_t code, auto&& contents) { f.u8(code).block(1, contents); };
+  option(53, [&] { f.u8(m.type); });
+  if (client) option(61, [&] { f.u8(1).append(m.chaddr); });
+  if (!unset(m.requested_ip)) option(50, [&] { f.append(m.requested_ip.bytes()); });
+  if (!unset(m.server_id)) option(54, [&] { f.append(m.server_id.bytes()); });
+  if (m.lease) {
+    option(51, [&] { f.u32(m.lease); });
+    option(58, [&] { f.u32(m.lease / 2); });
+    option(59, [&] { f.u32(m.lease / 8 * 7); });
+  }
+  if (m.config) {
+    option(1, [&] { f.u32(0xffffff00); });
+    option(3, [&] { f.append(m.server_id.bytes()); });
+    option(6, [&] { f.append(resolver_ip(false).bytes()); });
+    option(15, [&] { f.text("example.com"); });
+  }
+  if (!m.hostname.empty()) option(12, [&] { f.text(m.hostname); });
+  if (client) option(55, [&] { f.append(kParams); });
+  if (!m.message.empty()) option(56, [&] { f.text(m.message); });
+  f.u8(255);
+  if (f.size() < kBootpMinimum) f.fill(kBootpMinimum - f.size());
+  return f.take();
+}
+
+// ---- SIP ----
+
+constexpr uint16_t kSipPort = 5060;
+
+std::string ip_text(const IpAddr& a) {  // IPv4 only: phones and the gateway
+  return std::to_string(a.b[0]) + "." + std::to_string(a.b[1]) + "." + std::to_string(a.b[2]) +
+         "." + std::to_string(a.b[3]);
+}
+
+std::string hex(uint64_t v, int digits) {
+  std::string s(digits, '0');
+  for (int i = digits - 1; i >= 0; --i, v >>= 4) s[i] = "0123456789abcdef"[v & 0xf];
+  return s;
+}
+
+// `head` is the start line and the headers, each ending in CRLF; the body is SDP or nothing.
+std::string sip_message(std::string head, std::string_view sdp = {}) {
+  if (!sdp.empty()) head += "Content-Type: application/sdp\r\n";
+  head += "Content-Length: " + std::to_string(sdp.size()) + "\r\n\r\n";
+  return head.append(sdp);
+}
+
+// The phone offers G.711 in both laws and DTMF events; the gateway answers with mu-law alone.
+std::string sdp_body(std::string_view user, uint64_t session, const std::string& addr,
+                     uint16_t port, bool offer) {
+  std::string id = std::to_string(session);
+  std::string s = "v=0\r\no=" + std::string(user) + " " + id + " " + id + " IN IP4 " + addr +
+                  "\r\ns=-\r\nc=IN IP4 " + addr + "\r\nt=0 0\r\nm=audio " + std::to_string(port) +
+                  (offer ? " RTP/AVP 0 8 101\r\n" : " RTP/AVP 0\r\n") + "a=rtpmap:0 PCMU/8000\r\n";
+  if (offer)
+    s += "a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\n";
+  return s + "a=ptime:20\r\na=sendrecv\r\n";
+}
+
 // ---- Other payloads ----
 
 uint8_t mulaw(int pcm) {
@@ -590,7 +690,12 @@ Bytes arp_frame(const Site& site, uint16_t op, const Mac& eth_dst, const Mac& sh
 
 // ---- Traffic mix ----
 
-enum class Kind { kHttp, kTls13, kTls12, kRefused, kDns, kFragmentedDns, kPing, kArp, kRtp };
+enum class Kind { kHttp, kTls13, kTls12, kRefused, kDns, kFragmentedDns, kPing, kArp, kRtp, kDhcp };
+
+// What a DHCP client does: boot (DISCOVER, OFFER, REQUEST, ACK), renew its lease at T1, ask to
+// keep an address from another site and get a NAK (then boot), or ask a static address's
+// configuration with INFORM. kRandom leaves it to the mix.
+enum class DhcpExchange { kRandom, kBoot, kRenew, kNak, kInform };
 
 struct FlowPlan {
   Kind kind = Kind::kDns;
@@ -599,6 +704,7 @@ struct FlowPlan {
   bool retransmit = false;
   bool abort = false;
   bool hop_by_hop = false;
+  DhcpExchange dhcp = DhcpExchange::kRandom;
 };
 
 // The first flows are fixed so that every feature appears even in a small capture; the rest
@@ -621,12 +727,23 @@ constexpr FlowPlan kScripted[] = {
     {.kind = Kind::kRefused},
     {.kind = Kind::kTls12, .retransmit = true},
     {.kind = Kind::kHttp, .site = 1, .abort = true},
+    {.kind = Kind::kDhcp, .dhcp = DhcpExchange::kBoot},
+    {.kind = Kind::kRtp, .site = 2, .abort = true},  // the callee is busy: 486, no media
+    {.kind = Kind::kDhcp, .site = 3, .dhcp = DhcpExchange::kBoot},
+    {.kind = Kind::kDhcp, .site = 2, .dhcp = DhcpExchange::kRenew},
+    {.kind = Kind::kDhcp, .site = 1, .dhcp = DhcpExchange::kNak},
+    {.kind = Kind::kDhcp, .dhcp = DhcpExchange::kInform},
 };
 
 constexpr std::pair<Kind, int> kMix[] = {  // per mille
-    {Kind::kDns, 330},    {Kind::kHttp, 220},         {Kind::kTls13, 170},
-    {Kind::kTls12, 60},   {Kind::kPing, 80},          {Kind::kArp, 60},
-    {Kind::kRefused, 50}, {Kind::kFragmentedDns, 25}, {Kind::kRtp, 5}};
+    {Kind::kDns, 318}, {Kind::kHttp, 220}, {Kind::kTls13, 170},  {Kind::kTls12, 60},
+    {Kind::kPing, 80}, {Kind::kArp, 55},   {Kind::kRefused, 50}, {Kind::kFragmentedDns, 25},
+    {Kind::kRtp, 7},   {Kind::kDhcp, 15}};
+static_assert([] {
+  int total = 0;
+  for (auto [kind, weight] : kMix) total += weight;
+  return total == 1000;
+}());
 
 constexpr std::string_view kHostNames[] = {
     "www.example.com",    "api.example.net",  "cdn.example.org",     "static.example.net",
@@ -688,6 +805,9 @@ class TrafficGenerator {
         case Kind::kRtp:
           rtp_flow(plan, start);
           break;
+        case Kind::kDhcp:
+          dhcp_flow(plan, start);
+          break;
       }
     }
     std::stable_sort(packets_.begin(), packets_.end(),
@@ -715,7 +835,10 @@ class TrafficGenerator {
     if (plan.kind == Kind::kFragmentedDns) plan.site = 0;  // fragments are sized for 1514 frames
     plan.v6 = dual_stack && rng_.chance(20);
     plan.retransmit = tcp && rng_.chance(3);
-    plan.abort = rng_.chance(tls ? 8 : plan.kind == Kind::kHttp ? 3 : 0);
+    plan.abort = rng_.chance(tls                        ? 8
+                             : plan.kind == Kind::kHttp ? 3
+                             : plan.kind == Kind::kRtp  ? 25  // a busy callee
+                                                        : 0);
     plan.hop_by_hop = plan.v6 && plan.kind == Kind::kDns && rng_.chance(25);
     return plan;
   }
@@ -1003,15 +1126,83 @@ class TrafficGenerator {
                         arp_frame(site, 2, asker_mac, target_mac, target_ip, asker_mac, asker_ip)});
   }
 
-  // A G.711 call to a media gateway: both directions every 20 ms, speakers taking turns.
-  // Calls start early on their own schedule so that they span most of the capture.
-  void rtp_flow(const FlowPlan& plan, uint64_t /*start*/) {
+  // A G.711 call from a desk phone to a media gateway. SIP over UDP sets it up: INVITE with the
+  // SDP offer, 100 Trying, 180 Ringing, 200 OK with the answer, ACK. Then both directions send
+  // every 20 ms, speakers taking turns, until the phone hangs up with BYE. A busy callee
+  // (plan.abort) ends the call at 486, with no media. Answered calls start early on their own
+  // schedule so that they span most of the capture.
+  void rtp_flow(const FlowPlan& plan, uint64_t start) {
     constexpr uint8_t kPcmu = 0;
     Path p = client_path(plan, ipv4(198, 19, 200, 20));
-    p.tos = 0xb8;  // DSCP EF, as phones mark voice
+    Path signalling = p;
+    signalling.tos = 0x60;  // DSCP CS3 for SIP
+    p.tos = 0xb8;           // DSCP EF, as phones mark voice
+    bool busy = plan.abort;
+    std::string phone = ip_text(p.client_ip), gateway = ip_text(p.server_ip);
+    std::string ext = std::to_string(p.site->subnet * 100 + p.client_ip.b[3]);
+    std::string callee = "+12025550" + std::to_string(rng_.range(100, 199));  // fictional 555-01xx
     uint16_t client_port = 16384 + 2 * rng_.below(1000);
-    uint16_t server_port = 5004;
-    uint64_t start = rng_.range(200'000, 1'500'000);
+    uint16_t server_port = 5004 + 2 * rng_.below(500);  // the gateway's port for this call
+    uint64_t rtt = rng_.range(2000, 30000);
+    std::string call_id = hex(rng_.next(), 16) + "@" + phone;
+    std::string from_tag = hex(rng_.next(), 8), to_tag = hex(rng_.next(), 8);
+    std::string invite_branch = "z9hG4bK" + hex(rng_.next(), 12);
+    uint64_t session = rng_.range(1'000'000'000, 4'000'000'000);
+    std::string uri = "sip:" + callee + "@" + gateway;
+    std::string target = uri + ":5060";  // the gateway's Contact: where in-dialog requests go
+
+    // Tags and the Call-ID stay the same through the dialog; a request's Via branch names its
+    // transaction, which the ACK of a failure and every response share.
+    auto dialog = [&](bool tagged, int cseq, std::string_view method) {
+      return "From: \"Ext " + ext + "\" <sip:" + ext + "@" + gateway + ">;tag=" + from_tag +
+             "\r\nTo: <" + uri + ">" + (tagged ? ";tag=" + to_tag : "") +
+             "\r\nCall-ID: " + call_id + "\r\nCSeq: " + std::to_string(cseq) + " " +
+             std::string(method) + "\r\n";
+    };
+    auto request = [&](std::string_view method, const std::string& request_uri,
+                       const std::string& branch, int cseq, bool tagged, std::string_view sdp) {
+      std::string head = std::string(method) + " " + request_uri + " SIP/2.0\r\nVia: SIP/2.0/UDP " +
+                         phone + ":5060;branch=" + branch + ";rport\r\nMax-Forwards: 70\r\n" +
+                         dialog(tagged, cseq, method);
+      if (method == "INVITE")
+        head += "Contact: <sip:" + ext + "@" + phone +
+                ":5060>\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO\r\n";
+      return sip_message(head + "User-Agent: wiremeter-demo-phone/2.1\r\n", sdp);
+    };
+    auto response = [&](std::string_view status, const std::string& branch, int cseq,
+                        std::string_view method, std::string_view sdp = {}) {
+      std::string head = "SIP/2.0 " + std::string(status) + "\r\nVia: SIP/2.0/UDP " + phone +
+                         ":5060;branch=" + branch + ";rport=5060\r\n" +
+                         dialog(!status.starts_with("100"), cseq, method);
+      if (status.starts_with("180") || (status.starts_with("200") && method == "INVITE"))
+        head += "Contact: <" + target + ">\r\n";
+      return sip_message(head + "Server: demo-gateway/3.0\r\n", sdp);
+    };
+    auto send = [&](Dir d, const std::string& message, uint64_t t) {
+      send_udp(signalling, d, kSipPort, kSipPort, as_bytes(message), t);
+    };
+
+    uint64_t t = busy ? start : rng_.range(100'000, 700'000);
+    send(kToServer,
+         request("INVITE", uri, invite_branch, 1, false,
+                 sdp_body(ext, session, phone, client_port, true)),
+         t);
+    send(kToClient, response("100 Trying", invite_branch, 1, "INVITE"),
+         t + rtt + rng_.range(200, 2000));
+    if (busy) {
+      t += rtt + rng_.range(5000, 60000);
+      send(kToClient, response("486 Busy Here", invite_branch, 1, "INVITE"), t);
+      send(kToServer, request("ACK", uri, invite_branch, 1, true, {}), t + rng_.range(100, 1500));
+      return;
+    }
+    t += rtt + rng_.range(150'000, 600'000);
+    send(kToClient, response("180 Ringing", invite_branch, 1, "INVITE"), t);
+    t += rng_.range(800'000, 3'000'000);  // someone picks up
+    std::string answer = sdp_body("gateway", session / 2 + 7, gateway, server_port, false);
+    send(kToClient, response("200 OK", invite_branch, 1, "INVITE", answer), t);
+    start = t + rng_.range(200, 1500);
+    send(kToServer, request("ACK", target, "z9hG4bK" + hex(rng_.next(), 12), 1, true, {}), start);
+
     uint64_t far_phase = rng_.range(3000, 17000);  // the far end's packetisation clock offset
     uint64_t frames = rng_.range(400, 480);
     struct Stream {
@@ -1024,8 +1215,8 @@ class TrafficGenerator {
            static_cast<uint32_t>(rng_.next())};
     for (uint64_t i = 0; i < frames; ++i) {
       for (Dir d : {kToServer, kToClient}) {
-        uint64_t t = start + i * 20'000 +
-                     (d == kToServer ? rng_.range(0, 60) : far_phase + rng_.range(0, 1500));
+        uint64_t at = start + i * 20'000 +
+                      (d == kToServer ? rng_.range(0, 60) : far_phase + rng_.range(0, 1500));
         bool talking = ((i / 90) % 2 == 0) == (d == kToServer);
         Stream& s = streams[d];
         Frame rtp;
@@ -1040,9 +1231,132 @@ class TrafficGenerator {
           rtp.u8(mulaw(pcm));
         }
         s.ts += 160;
-        send_udp(p, d, client_port, server_port, rtp.bytes(), t);
+        send_udp(p, d, client_port, server_port, rtp.bytes(), at);
       }
     }
+
+    t = start + frames * 20'000 + rng_.range(5000, 300'000);
+    std::string bye_branch = "z9hG4bK" + hex(rng_.next(), 12);
+    send(kToServer, request("BYE", target, bye_branch, 2, true, {}), t);
+    send(kToClient, response("200 OK", bye_branch, 2, "BYE"), t + rtt + rng_.range(200, 2000));
+  }
+
+  // DHCP takes addresses no other flow uses: 0.0.0.0 before the client has one, and the
+  // limited broadcast while the server cannot reach it by unicast.
+  void send_dhcp(const Site& site, const DhcpMessage& m, const IpAddr& src, const IpAddr& dst,
+                 const Mac& dst_mac, uint64_t t) {
+    bool client = dhcp_from_client(m.type);
+    Dir d = client ? kToServer : kToClient;
+    Path p;
+    p.site = &site;
+    p.client_mac = client ? m.chaddr : dst_mac;
+    p.peer_mac = client ? dst_mac : gateway_mac(site);
+    p.client_ip = client ? src : dst;
+    p.server_ip = client ? dst : src;
+    p.ip_id[d] = rng_.next();
+    Bytes l4 = udp_datagram(d, kDhcpClientPort, kDhcpServerPort, encode_dhcp(m));
+    packets_.push_back({t, ip_frame(p, d, kProtoUdp, std::move(l4))});
+  }
+
+  // A client on a site's LAN and the site's gateway, which serves the leases itself. The address
+  // it hands out is the one the host's other flows use.
+  void dhcp_flow(const FlowPlan& plan, uint64_t start) {
+    static constexpr std::string_view kDevices[] = {"laptop", "desktop", "phone", "tablet"};
+    const Site& site = kSites[plan.site];
+    uint8_t host = 10 + rng_.below(40);
+    DhcpExchange exchange = plan.dhcp;
+    if (exchange == DhcpExchange::kRandom) {
+      uint64_t roll = rng_.below(100);
+      exchange = roll < 72   ? DhcpExchange::kBoot
+                 : roll < 90 ? DhcpExchange::kRenew
+                 : roll < 95 ? DhcpExchange::kNak
+                             : DhcpExchange::kInform;
+    }
+    Mac mac = host_mac(site, host);
+    IpAddr addr = ipv4(198, 18, site.subnet, host), server = ipv4(198, 18, site.subnet, 1);
+    const IpAddr none{}, everyone = ipv4(255, 255, 255, 255);
+    std::string name =
+        exchange == DhcpExchange::kInform ? "printer" : std::string(kDevices[host % 4]);
+    name += "-" + std::to_string(host);
+    auto turnaround = [&] { return rng_.range(400, 12000); };
+
+    if (exchange == DhcpExchange::kRenew || exchange == DhcpExchange::kInform) {
+      // Renewing at T1 goes straight to the server that granted the lease. INFORM comes from a
+      // host with a static address; its ACK carries no lease (RFC 2131 4.3.5).
+      bool renew = exchange == DhcpExchange::kRenew;
+      DhcpMessage ask{.type = renew ? kDhcpRequest : kDhcpInform,
+                      .xid = static_cast<uint32_t>(rng_.next()),
+                      .chaddr = mac,
+                      .ciaddr = addr,
+                      .hostname = name};
+      send_dhcp(site, ask, addr, renew ? server : everyone, renew ? gateway_mac(site) : kBroadcast,
+                start);
+      DhcpMessage ack{.type = kDhcpAck,
+                      .xid = ask.xid,
+                      .chaddr = mac,
+                      .ciaddr = addr,
+                      .yiaddr = renew ? addr : none,
+                      .server_id = server,
+                      .lease = renew ? kDhcpLease : 0,
+                      .config = true};
+      send_dhcp(site, ack, server, addr, mac, start + turnaround());
+      return;
+    }
+    if (exchange == DhcpExchange::kNak) {
+      // A laptop that last booted at another site asks to keep that address (INIT-REBOOT); the
+      // server broadcasts its NAK, since the client cannot take the address, and it starts over.
+      const Site& before = kSites[(plan.site + 1 + rng_.below(kSites.size() - 1)) % kSites.size()];
+      DhcpMessage ask{.type = kDhcpRequest,
+                      .xid = static_cast<uint32_t>(rng_.next()),
+                      .chaddr = mac,
+                      .requested_ip = ipv4(198, 18, before.subnet, host),
+                      .hostname = name};
+      send_dhcp(site, ask, none, everyone, kBroadcast, start);
+      DhcpMessage nak{.type = kDhcpNak,
+                      .xid = ask.xid,
+                      .chaddr = mac,
+                      .server_id = server,
+                      .message = "requested address not on this network"};
+      start += turnaround();
+      send_dhcp(site, nak, server, everyone, kBroadcast, start);
+      start += rng_.range(10'000, 600'000);
+    }
+
+    // Replies go to the offered address and the client's MAC unless the client asked for
+    // broadcasts (RFC 2131 4.1).
+    bool broadcast = rng_.chance(25);
+    const IpAddr& reply_ip = broadcast ? everyone : addr;
+    const Mac& reply_mac = broadcast ? kBroadcast : mac;
+    DhcpMessage discover{.type = kDhcpDiscover,
+                         .xid = static_cast<uint32_t>(rng_.next()),
+                         .broadcast = broadcast,
+                         .chaddr = mac,
+                         .hostname = name};
+    send_dhcp(site, discover, none, everyone, kBroadcast, start);
+    DhcpMessage offer{.type = kDhcpOffer,
+                      .xid = discover.xid,
+                      .broadcast = broadcast,
+                      .chaddr = mac,
+                      .yiaddr = addr,
+                      .server_id = server,
+                      .lease = kDhcpLease,
+                      .config = true};
+    // Some servers ping an address before offering it and wait half a second for an echo.
+    uint64_t t = start + (rng_.chance(30) ? rng_.range(500'000, 1'000'000) : turnaround());
+    send_dhcp(site, offer, server, reply_ip, reply_mac, t);
+    DhcpMessage request = discover;
+    request.type = kDhcpRequest;
+    request.server_id = server;
+    request.requested_ip = addr;
+    t += rng_.range(200, 3000);
+    send_dhcp(site, request, none, everyone, kBroadcast, t);
+    DhcpMessage ack = offer;
+    ack.type = kDhcpAck;
+    t += turnaround();
+    send_dhcp(site, ack, server, reply_ip, reply_mac, t);
+    // Configured, the host announces its address to the LAN (RFC 5227).
+    packets_.push_back(
+        {t + rng_.range(2000, 80000), arp_frame(site, 1, kBroadcast, mac, addr, Mac{}, addr)});
   }
 
   Rng rng_;
