@@ -91,7 +91,8 @@ TEST(TlsParser, ServerHelloVersionsAndHelloRetryRequest) {
 TEST(TlsParser, CertificateListsInBothForms) {
   std::string a(100, 'a'), b(50, 'b');
   CertificateList list;
-  ASSERT_EQ(parse_certificate(bytes(certificate_body({a, b})), false, list), Malformed::kNone);
+  std::string tls12 = certificate_body({a, b});  // the list points into it: keep it alive
+  ASSERT_EQ(parse_certificate(bytes(tls12), false, list), Malformed::kNone);
   ASSERT_EQ(list.count, 2);
   EXPECT_EQ(list.der[0].size(), 100u);
   EXPECT_EQ(list.der[1][0], 'b');
