@@ -724,7 +724,8 @@ void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
   last_bytes_ = bytes;
   // The graphs of the busiest hosts: "ip.<address>.bps".
   std::vector<std::pair<std::string, uint64_t>> per_host;
-  for (const HostRow& r : rows(workers, false)) per_host.emplace_back(format_address(r.addr), r.bytes());
+  for (const HostRow& r : rows(workers, false))
+    per_host.emplace_back(format_address(r.addr), r.bytes());
   series_.update(host_, now_ns, per_host);
 }
 

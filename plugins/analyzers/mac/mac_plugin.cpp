@@ -343,7 +343,8 @@ void MacPlugin::write_json(std::span<MacWorker* const> workers, JsonWriter& out)
 
 void MacPlugin::on_tick(std::span<MacWorker* const> workers, uint64_t now_ns) {
   std::vector<std::pair<std::string, uint64_t>> bytes;
-  for (MacRow& r : rows(workers)) bytes.emplace_back(std::move(r.mac_text), r.tx_bytes + r.rx_bytes);
+  for (MacRow& r : rows(workers))
+    bytes.emplace_back(std::move(r.mac_text), r.tx_bytes + r.rx_bytes);
   series_.update(host_, now_ns, bytes);
 }
 

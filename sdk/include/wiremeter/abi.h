@@ -68,7 +68,7 @@ enum wm_packet_flags {
   WM_PKT_BROADCAST = 1u << 6,      /* destination MAC ff:ff:ff:ff:ff:ff */
   WM_PKT_MULTICAST = 1u << 7,      /* group bit set in destination MAC, not broadcast */
   WM_PKT_ARP = 1u << 8,
-  WM_PKT_TUNNELED = 1u << 9, /* IPv6 in IPv4 (6in4): addresses and l3_off are the inner */
+  WM_PKT_TUNNELED = 1u << 9,     /* IPv6 in IPv4 (6in4): addresses and l3_off are the inner */
   WM_PKT_NO_ETHERNET = 1u << 10, /* ABI 1.1: the frame has no Ethernet header (raw IP, BSD
                                   * loopback, Linux cooked capture): no MAC addresses at data */
 };

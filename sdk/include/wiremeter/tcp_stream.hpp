@@ -33,15 +33,16 @@ namespace wiremeter {
 
 // Lives in a plugin's FlowState; zero-filled = no slot yet.
 struct TcpStreamHandle {
-  uint32_t slot;        // slot index + 1; 0 = none yet; kRefused = the pool was empty
-  uint32_t generation;  // the slot's generation when taken: a stale handle never reads a reused slot
+  uint32_t slot;  // slot index + 1; 0 = none yet; kRefused = the pool was empty
+  uint32_t
+      generation;  // the slot's generation when taken: a stale handle never reads a reused slot
   static constexpr uint32_t kRefused = 0xffffffffu;
 };
 
 struct TcpStreamCounters {
-  Counter taken;       // flows that got a slot
-  Counter exhausted;   // flows that found the pool empty
-  Counter truncated;   // directions whose stream went past the buffer
+  Counter taken;         // flows that got a slot
+  Counter exhausted;     // flows that found the pool empty
+  Counter truncated;     // directions whose stream went past the buffer
   Counter before_start;  // payload bytes before the first byte of the stream (joined mid-flow)
 };
 

@@ -100,9 +100,9 @@ TEST(TcpStreamPool, EmptyPoolRefusesAndReleasedSlotsAreReusedWithoutLeaking) {
 
   TcpStreamHandle third{};
   auto u = pool.add(third, segment(0, 7, "three").view);
-  EXPECT_EQ(text(u.data), "three");  // the reused slot starts empty
+  EXPECT_EQ(text(u.data), "three");                // the reused slot starts empty
   EXPECT_TRUE(pool.contiguous(stale, 0).empty());  // a stale handle cannot read the new owner
-  pool.release(stale);  // and cannot free it
+  pool.release(stale);                             // and cannot free it
   EXPECT_EQ(pool.in_use(), 1u);
 }
 
@@ -110,8 +110,7 @@ TEST(TcpStreamPool, PureAcksAndOtherProtocolsTakeNoSlot) {
   TcpStreamPool pool(2, 64);
   TcpStreamHandle h{};
   EXPECT_FALSE(pool.add(h, segment(0, 1, "").view).active);
-  BuiltPacket udp =
-      PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).payload("x").build();
+  BuiltPacket udp = PacketBuilder().ipv4("198.18.0.1", "198.18.0.2").udp(1, 2).payload("x").build();
   EXPECT_FALSE(pool.add(h, udp.view).active);
   EXPECT_EQ(pool.in_use(), 0u);
 }

@@ -417,8 +417,9 @@ TEST(Connections, FlowDetail) {
   EXPECT_TRUE(has(json, "\"end\":\"idle_timeout\"},\"series\":null}")) << json;
   std::tie(status, json) = h.query("flows/0:8");
   EXPECT_EQ(status, 200) << json;
-  EXPECT_TRUE(has(json, "\"end\":\"active\"},\"series\":\"connections.0:8.bps\","
-                        "\"snapshot\":{\"fresh\":true"))
+  EXPECT_TRUE(has(json,
+                  "\"end\":\"active\"},\"series\":\"connections.0:8.bps\","
+                  "\"snapshot\":{\"fresh\":true"))
       << json;
 }
 

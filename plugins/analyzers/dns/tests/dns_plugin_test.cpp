@@ -6,7 +6,6 @@
 #include <gtest/gtest.h>
 
 #include <optional>
-
 #include <string>
 #include <utility>
 #include <vector>
@@ -233,7 +232,7 @@ TEST(DnsPlugin, TcpRetransmissionsAreNotNewMessages) {
   std::string q1 = test::tcp_framed(test::query_msg(1, "a.example", test::kA));
   std::string q2 = test::tcp_framed(test::query_msg(2, "b.example", test::kA));
   auto first = tcp(f, true, q1, kT0, 1000);
-  auto again = tcp(f, true, q1, kT0 + kMs, 1000);                   // retransmitted whole
+  auto again = tcp(f, true, q1, kT0 + kMs, 1000);                       // retransmitted whole
   auto overlap = tcp(f, true, q1.substr(5) + q2, kT0 + 2 * kMs, 1005);  // partly old
   d.batch({first.view, again.view, overlap.view});
   EXPECT_EQ(d.worker().queries.value(), 2u);
