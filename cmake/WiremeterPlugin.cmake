@@ -1,12 +1,16 @@
-# wiremeter_add_plugin(<name> MANIFEST <plugin.json> SOURCES <src>... [TESTS <test.cpp>...])
+# wiremeter_add_plugin(<name> MANIFEST <plugin.json> SOURCES <src>... [TESTS <test.cpp>...]
+#                      [LIBRARIES <target or library>...])
 #
 # Builds a wiremeter plugin as a MODULE library named wm_<name>. Name, version and description
 # come from the manifest, so they are written in one place. Used in-tree and, installed with the
 # SDK, by third-party plugins (find_package(wiremeter-sdk)).
+#
+# The sources are compiled once (an object library) for both the plugin and its unit test
+# wm_<name>_test; LIBRARIES (e.g. OpenSSL::Crypto) reach both, with their include paths.
 include_guard(GLOBAL)
 
 function(wiremeter_add_plugin name)
-  cmake_parse_arguments(ARG "" "MANIFEST" "SOURCES;TESTS" ${ARGN})
+  cmake_parse_arguments(ARG "" "MANIFEST" "SOURCES;TESTS;LIBRARIES" ${ARGN})
   if(NOT ARG_MANIFEST)
     message(FATAL_ERROR "wiremeter_add_plugin(${name}): MANIFEST is required")
   endif()
@@ -35,15 +39,19 @@ function(wiremeter_add_plugin name)
   set(manifest_include "SHELL:-include ${manifest_header}")
 
   set(target wm_${name})
-  add_library(${target} MODULE ${ARG_SOURCES})
-  target_link_libraries(${target} PRIVATE wiremeter::sdk)
-  target_compile_options(${target} PRIVATE "${manifest_include}")
+  set(objects ${target}_objects)
+  add_library(${objects} OBJECT ${ARG_SOURCES})
+  target_link_libraries(${objects} PUBLIC wiremeter::sdk ${ARG_LIBRARIES})
+  target_compile_options(${objects} PRIVATE "${manifest_include}")
   # Only the registration function is exported; everything else stays private to the plugin.
-  set_target_properties(${target} PROPERTIES PREFIX "lib" CXX_VISIBILITY_PRESET hidden
-                        VISIBILITY_INLINES_HIDDEN ON)
+  set_target_properties(${objects} PROPERTIES POSITION_INDEPENDENT_CODE ON
+                        CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
   if(COMMAND wiremeter_warnings)
-    wiremeter_warnings(${target})
+    wiremeter_warnings(${objects})
   endif()
+  add_library(${target} MODULE $<TARGET_OBJECTS:${objects}>)
+  target_link_libraries(${target} PRIVATE wiremeter::sdk ${ARG_LIBRARIES})
+  set_target_properties(${target} PROPERTIES PREFIX "lib")
   if(WIREMETER_PLUGIN_OUTPUT_DIR)
     set_target_properties(${target} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${WIREMETER_PLUGIN_OUTPUT_DIR})
   endif()
@@ -53,12 +61,11 @@ function(wiremeter_add_plugin name)
 
   if(ARG_TESTS AND TARGET GTest::gtest_main)
     set(test_target ${target}_test)
-    add_executable(${test_target} ${ARG_TESTS} ${ARG_SOURCES})
+    add_executable(${test_target} ${ARG_TESTS} $<TARGET_OBJECTS:${objects}>)
     target_link_libraries(${test_target} PRIVATE wiremeter::sdk wiremeter::sdk_testing
-                          GTest::gtest_main)
+                          GTest::gtest_main ${ARG_LIBRARIES})
     target_include_directories(${test_target} PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
     target_compile_options(${test_target} PRIVATE "${manifest_include}")
-    target_compile_definitions(${test_target} PRIVATE WM_PLUGIN_UNDER_TEST=1)
     if(COMMAND wiremeter_warnings)
       wiremeter_warnings(${test_target})
     endif()

@@ -1,7 +1,5 @@
-// dhcp: the plugin's settings (plugins.dhcp in the configuration file) and their parser.
-//
-// The SDK has no JSON parser and the section is a flat object of whole numbers, so a small
-// parser here keeps the plugin free of a dependency. Control plane only.
+// dhcp: the plugin's settings (plugins.dhcp in the configuration file), read with the SDK's
+// SettingsSection. Control plane only.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,5 @@
-// dpi: the plugin's configuration section (plugins.dpi) and its parser.
-//
-// The SDK has no JSON parser and the section is a flat object of strings and integers, so a
-// small parser here keeps the plugin free of another dependency. Control plane only.
+// dpi: the plugin's configuration section (plugins.dpi), read with the SDK's SettingsSection.
+// Control plane only.
 #pragma once
 
 #include <cstdint>
@@ -31,7 +29,9 @@ struct Config {
 
 // Parses the section's JSON text. Throws std::invalid_argument with a message that names the
 // field ("dpi.max_tcp_packets: expected an integer from 1 to 65000") on bad input, including
-// unknown fields: a typo must not silently fall back to a default.
+// unknown fields (a typo must not silently fall back to a default) and a file name holding a
+// NUL or a lone UTF-16 surrogate (\u0000, \ud800): such a name would not open the file it
+// spells. Whether the files can be read is checked by the plugin.
 Config parse_config(std::string_view json);
 
 }  // namespace wiremeter::dpi

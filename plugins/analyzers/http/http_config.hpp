@@ -1,7 +1,5 @@
-// http: the plugin's settings (plugins.http in the configuration) and their parser.
-//
-// The SDK has no JSON parser and the section is a flat object of integers, so a small parser
-// here keeps the plugin free of another dependency. Control plane only.
+// http: the plugin's settings (plugins.http in the configuration), read with the SDK's
+// SettingsSection. Control plane only.
 #pragma once
 
 #include <cstdint>

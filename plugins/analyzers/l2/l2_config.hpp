@@ -1,4 +1,5 @@
-// l2: the plugin's settings (plugins.l2) and their parser. Control plane only.
+// l2: the plugin's settings (plugins.l2), read with the SDK's SettingsSection. Control plane
+// only.
 #pragma once
 
 #include <cstdint>

@@ -1,11 +1,11 @@
-// quic: the data path (Worker) and the settings parser. The control plane (metrics, report,
-// REST views) is in quic_views.cpp.
+// quic: the data path (Worker) and the settings (read with the SDK's SettingsSection). The
+// control plane (metrics, report, REST views) is in quic_views.cpp.
 #include "quic_plugin.hpp"
 
 #include <algorithm>
 #include <cstring>
-#include <stdexcept>
 #include <utility>
+#include <wiremeter/settings.hpp>
 
 namespace wiremeter::quic {
 namespace {
@@ -42,88 +42,18 @@ struct CryptoFrame {
   size_t len;
 };
 
-// ---- settings ----
-
-class SettingsParser {
- public:
-  explicit SettingsParser(std::string_view s) : s_(s) {}
-  Limits parse() {
-    Limits l;
-    ws();
-    expect('{', "quic: expected a JSON object");
-    ws();
-    if (peek() == '}') {
-      ++i_;
-    } else {
-      for (;;) {
-        ws();
-        std::string key = name();
-        ws();
-        expect(':', "quic." + key + ": expected ':'");
-        ws();
-        if (key == "connections") {
-          l.connections = static_cast<uint32_t>(number(key, 1, 4'000'000));
-        } else if (key == "server_names") {
-          l.server_names = static_cast<uint32_t>(number(key, 1, 1'000'000));
-        } else if (key == "handshake_slots") {
-          l.handshake_slots = static_cast<uint32_t>(number(key, 1, 65535));
-        } else if (key == "initial_packets") {
-          l.initial_packets = static_cast<uint32_t>(number(key, 1, 32));
-        } else {
-          throw std::invalid_argument("quic." + key +
-                                      ": unknown setting (known: connections, server_names, "
-                                      "handshake_slots, initial_packets)");
-        }
-        ws();
-        if (peek() == ',') {
-          ++i_;
-          continue;
-        }
-        expect('}', "quic: expected ',' or '}' after quic." + key);
-        break;
-      }
-    }
-    ws();
-    if (i_ != s_.size()) throw std::invalid_argument("quic: unexpected text after the object");
-    return l;
-  }
-
- private:
-  char peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
-  void ws() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r'))
-      ++i_;
-  }
-  void expect(char c, const std::string& msg) {
-    if (peek() != c) throw std::invalid_argument(msg);
-    ++i_;
-  }
-  std::string name() {
-    expect('"', "quic: expected a field name");
-    std::string out;
-    while (i_ < s_.size() && s_[i_] != '"') out.push_back(s_[i_++]);
-    expect('"', "quic: unterminated field name");
-    return out;
-  }
-  uint64_t number(const std::string& key, uint64_t min, uint64_t max) {
-    std::string msg = "quic." + key + ": expected an integer from " + std::to_string(min) + " to " +
-                      std::to_string(max);
-    uint64_t v = 0;
-    size_t start = i_;
-    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9' && i_ - start < 12) {
-      v = v * 10 + static_cast<uint64_t>(s_[i_++] - '0');
-    }
-    if (i_ == start || (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') || v < min || v > max)
-      throw std::invalid_argument(msg);
-    return v;
-  }
-  std::string_view s_;
-  size_t i_ = 0;
-};
-
 }  // namespace
 
-Limits parse_settings(std::string_view json) { return SettingsParser(json).parse(); }
+Limits parse_settings(std::string_view json) {
+  Limits l;
+  SettingsSection s("quic", json);
+  s.get("connections", l.connections, 1, 4'000'000)
+      .get("server_names", l.server_names, 1, 1'000'000)
+      .get("handshake_slots", l.handshake_slots, 1, 65535)
+      .get("initial_packets", l.initial_packets, 1, 32);
+  s.done();
+  return l;
+}
 
 const char* overflow_name(Overflow o) {
   switch (o) {

@@ -1,7 +1,5 @@
-// tls: the plugin's settings (section plugins.tls of the configuration) and their parser.
-//
-// The section is a flat object of integers; a small parser keeps the plugin free of a JSON
-// dependency. Unknown fields and out-of-range values refuse the plugin with a message naming
+// tls: the plugin's settings (section plugins.tls of the configuration), read with the SDK's
+// SettingsSection. Unknown fields and out-of-range values refuse the plugin with a message naming
 // the field: a typo must not silently fall back to a default. Control plane only.
 #pragma once
 

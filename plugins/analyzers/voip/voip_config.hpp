@@ -1,7 +1,5 @@
-// voip: the plugin's settings (the section plugins.voip of the configuration file).
-//
-// Control plane only. The section is a flat object of integers and booleans; the SDK has no
-// JSON parser, so a small one here keeps the plugin free of another dependency.
+// voip: the plugin's settings (the section plugins.voip of the configuration file), read with
+// the SDK's SettingsSection. Control plane only.
 #pragma once
 
 #include <cstdint>

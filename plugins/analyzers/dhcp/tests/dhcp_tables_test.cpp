@@ -155,7 +155,7 @@ TEST(DhcpConfig, ParsesAndRefuses) {
     parse_limits(R"({"servers": 70000})");
     FAIL();
   } catch (const std::invalid_argument& e) {
-    EXPECT_STREQ(e.what(), "dhcp: servers: expected a whole number from 1 to 65536");
+    EXPECT_STREQ(e.what(), "dhcp.servers: expected an integer from 1 to 65536");
   }
 }
 

@@ -45,7 +45,10 @@ TEST(DpiConfig, ReadsEveryField) {
 }
 
 TEST(DpiConfig, ErrorsNameTheField) {
-  EXPECT_EQ(error_of(R"({"protos": "x"})"), "dpi.protos: unknown field");
+  EXPECT_EQ(error_of(R"({"protos": "x"})"),
+            "dpi.protos: unknown setting (known: categories_file, ended_flows, inspect_flows, "
+            "ja3_file, max_other_packets, max_tcp_packets, max_udp_packets, protos_file, "
+            "risky_domains_file, sha1_file)");
   EXPECT_EQ(error_of(R"({"protos_file": 3})"), "dpi.protos_file: expected a string");
   EXPECT_EQ(error_of(R"({"inspect_flows": 0})"),
             "dpi.inspect_flows: expected an integer from 1 to 16000000");
@@ -55,6 +58,10 @@ TEST(DpiConfig, ErrorsNameTheField) {
             "dpi.max_udp_packets: expected an integer from 1 to 65000");
   EXPECT_EQ(error_of(R"({"max_udp_packets": -1})"),
             "dpi.max_udp_packets: expected an integer from 1 to 65000");
+  // The file names go to nDPI as C strings: a NUL would open another file than the one named.
+  EXPECT_EQ(error_of(R"({"ja3_file": "/etc/x\u0000y"})"), "dpi: NUL in a string (at offset 26)");
+  EXPECT_EQ(error_of(R"({"sha1_file": "\udc00"})"),
+            "dpi: lone surrogate in a string (at offset 21)");
 }
 
 TEST(DpiConfig, RefusesMalformedJson) {

@@ -42,16 +42,20 @@ void expect_error(const char* json, const std::string& message) {
 }
 
 TEST(L2Config, RefusesBadInput) {
-  expect_error(R"({"vlan_pair": 1})", "l2.vlan_pair: unknown field");
+  expect_error(R"({"vlan_pair": 1})",
+               "l2.vlan_pair: unknown setting (known: arp_bindings, arp_conflict_window_ms, "
+               "arp_conflicts, arp_pending, arp_reply_timeout_ms, lldp_neighbours, mpls_labels, "
+               "multicast_groups, stp_bridges, vlan_pairs)");
   expect_error(R"({"vlan_pairs": 0})", "l2.vlan_pairs: expected an integer from 1 to 1000000");
   expect_error(R"({"vlan_pairs": 1.5})", "l2.vlan_pairs: expected an integer from 1 to 1000000");
   expect_error(R"({"vlan_pairs": "8"})", "l2.vlan_pairs: expected an integer from 1 to 1000000");
   expect_error(R"({"arp_pending": 99999999999})",
                "l2.arp_pending: expected an integer from 1 to 1000000");
-  expect_error(R"([])", "l2: expected a JSON object");
-  expect_error(R"({"stp_bridges": 1} x)", "l2: unexpected text after the object");
+  expect_error(R"({"stp_bridges": true})", "l2.stp_bridges: expected an integer from 1 to 100000");
+  expect_error(R"([])", "l2: expected a JSON object (at offset 0)");
+  expect_error(R"({"stp_bridges": 1} x)", "l2: unexpected text after the object (at offset 19)");
   expect_error(R"({"stp_bridges": 1 "lldp_neighbours": 2})",
-               "l2: expected ',' or '}' after l2.stp_bridges");
+               "l2: expected ',' or '}' (at offset 18)");
 }
 
 }  // namespace

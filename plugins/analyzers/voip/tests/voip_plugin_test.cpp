@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 #include <wiremeter/testing/fake_host.hpp>
@@ -340,13 +341,22 @@ TEST(VoipPlugin, RefusesBadSettings) {
     PluginHarness h(wiremeter_plugin_register(), host);
     ADD_FAILURE() << "accepted an unknown field";
   } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("voip.cals: unknown field"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find(
+                  "voip.cals: unknown setting (known: calls, heuristic_rtp, media_hints, streams)"),
+              std::string::npos)
+        << e.what();
   }
   Config c = parse_config(R"({ "streams": 100, "media_hints": 64, "heuristic_rtp": false })");
   EXPECT_EQ(c.streams, 100u);
   EXPECT_EQ(c.media_hints, 64u);
   EXPECT_FALSE(c.heuristic_rtp);
   EXPECT_EQ(parse_config("{}").calls, 4096u);
+  try {
+    parse_config(R"({"heuristic_rtp": 1})");
+    ADD_FAILURE() << "accepted 1 for a boolean";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_STREQ(e.what(), "voip.heuristic_rtp: expected true or false");
+  }
 }
 
 }  // namespace
