@@ -41,14 +41,15 @@ class SettingsSection {
 
   // An unsigned integer in [min, max].
   template <typename T>
-    requires std::is_integral_v<T> && (!std::is_same_v<T, bool>)
-  SettingsSection& get(std::string_view key, T& out, uint64_t min, uint64_t max) {
+  requires std::is_integral_v<T> &&
+      (!std::is_same_v<T, bool>)SettingsSection& get(std::string_view key, T& out, uint64_t min,
+                                                     uint64_t max) {
     const Value* v = take(key);
     if (!v) return *this;
     uint64_t n = 0;
-    bool ok = v->kind == Kind::kNumber && !v->text.empty() && v->text.size() <= 19 &&
-              std::all_of(v->text.begin(), v->text.end(),
-                          [](char c) { return c >= '0' && c <= '9'; });
+    bool ok =
+        v->kind == Kind::kNumber && !v->text.empty() && v->text.size() <= 19 &&
+        std::all_of(v->text.begin(), v->text.end(), [](char c) { return c >= '0' && c <= '9'; });
     if (ok) n = std::strtoull(v->text.c_str(), nullptr, 10);
     uint64_t type_max = static_cast<uint64_t>(std::numeric_limits<T>::max());
     if (!ok || n < min || n > max || n > type_max) {
@@ -119,8 +120,7 @@ class SettingsSection {
     size_t i = 0;
 
     [[noreturn]] void error(const std::string& what) const {
-      throw std::invalid_argument(plugin + ": " + what + " (at offset " + std::to_string(i) +
-                                  ")");
+      throw std::invalid_argument(plugin + ": " + what + " (at offset " + std::to_string(i) + ")");
     }
     void ws() {
       while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
@@ -183,6 +183,37 @@ class SettingsSection {
       }
       error("expected a value");
     }
+    unsigned hex4() {
+      if (i + 4 > s.size()) error("bad \\u escape");
+      unsigned v = 0;
+      for (int k = 0; k < 4; ++k) {
+        char c = s[i++];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (d < 0) error("bad \\u escape");
+        v = v << 4 | static_cast<unsigned>(d);
+      }
+      return v;
+    }
+    static void utf8(unsigned cp, std::string& out) {
+      if (cp < 0x80) {
+        out.push_back(static_cast<char>(cp));
+      } else if (cp < 0x800) {
+        out.push_back(static_cast<char>(0xc0 | cp >> 6));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+      } else if (cp < 0x10000) {
+        out.push_back(static_cast<char>(0xe0 | cp >> 12));
+        out.push_back(static_cast<char>(0x80 | (cp >> 6 & 0x3f)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+      } else {
+        out.push_back(static_cast<char>(0xf0 | cp >> 18));
+        out.push_back(static_cast<char>(0x80 | (cp >> 12 & 0x3f)));
+        out.push_back(static_cast<char>(0x80 | (cp >> 6 & 0x3f)));
+        out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+      }
+    }
     std::string string() {
       ++i;  // the opening quote
       std::string out;
@@ -217,21 +248,19 @@ class SettingsSection {
             out.push_back('\f');
             break;
           case 'u': {
-            if (i + 4 > s.size()) error("bad \\u escape");
-            unsigned cp = static_cast<unsigned>(std::strtoul(std::string(s.substr(i, 4)).c_str(),
-                                                             nullptr, 16));
-            i += 4;
-            // UTF-8 for the Basic Multilingual Plane; settings are paths and names.
-            if (cp < 0x80) {
-              out.push_back(static_cast<char>(cp));
-            } else if (cp < 0x800) {
-              out.push_back(static_cast<char>(0xc0 | cp >> 6));
-              out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-            } else {
-              out.push_back(static_cast<char>(0xe0 | cp >> 12));
-              out.push_back(static_cast<char>(0x80 | (cp >> 6 & 0x3f)));
-              out.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+            unsigned cp = hex4();
+            if (cp >= 0xd800 && cp <= 0xdbff) {  // a surrogate pair: one code point
+              if (s.substr(i, 2) != "\\u") error("lone surrogate in a string");
+              i += 2;
+              unsigned low = hex4();
+              if (low < 0xdc00 || low > 0xdfff) error("lone surrogate in a string");
+              cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+            } else if (cp >= 0xdc00 && cp <= 0xdfff) {
+              error("lone surrogate in a string");
             }
+            // A NUL would cut a path or name short where the plugin hands it to C.
+            if (cp == 0) error("NUL in a string");
+            utf8(cp, out);
             break;
           }
           default:

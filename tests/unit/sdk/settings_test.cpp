@@ -68,7 +68,8 @@ TEST(SettingsSection, ErrorsNameTheFieldInOneLine) {
   // The type bounds the range too: a uint16_t never takes 70000.
   EXPECT_EQ(error_of([] { read(R"({"port": 70000})"); }),
             "voip.port: expected an integer from 1 to 65535");
-  EXPECT_EQ(error_of([] { read(R"({"heuristic": 1})"); }), "voip.heuristic: expected true or false");
+  EXPECT_EQ(error_of([] { read(R"({"heuristic": 1})"); }),
+            "voip.heuristic: expected true or false");
   EXPECT_EQ(error_of([] { read(R"({"ratio": 2})"); }), "voip.ratio: expected a number from 0 to 1");
   EXPECT_EQ(error_of([] { read(R"({"file": null})"); }), "voip.file: expected a string");
   EXPECT_EQ(error_of([] { read(R"({"file": {"a": [1, "]"]}})"); }), "voip.file: expected a string");
@@ -79,9 +80,18 @@ TEST(SettingsSection, ErrorsNameTheFieldInOneLine) {
   EXPECT_EQ(error_of([&] { none.done(); }), "mac.x: unknown setting (this module has none)");
 }
 
+TEST(SettingsSection, SurrogatePairsBecomeOneCodePoint) {
+  std::string file;
+  SettingsSection s("x", R"({"file": "\ud83d\ude00"})");
+  s.get("file", file).done();
+  EXPECT_EQ(file, "\xf0\x9f\x98\x80");
+}
+
 TEST(SettingsSection, MalformedJsonIsRefusedWithWhere) {
-  for (const char* bad : {"", "[]", "{", R"({"a" 1})", R"({"a": })", R"({"a": 1,})",
-                          R"({"a": 1} x)", R"({"a": "open})", "{\"a\": \"\x01\"}"}) {
+  for (const char* bad :
+       {"", "[]", "{", R"({"a" 1})", R"({"a": })", R"({"a": 1,})", R"({"a": 1} x)",
+        R"({"a": "open})", "{\"a\": \"\x01\"}", R"({"a": "\uzzzz"})", R"({"a": "\u12"})",
+        R"({"a": "\u0000"})", R"({"a": "\ud800"})", R"({"a": "\udc00x"})"}) {
     std::string e = error_of([&] { SettingsSection("voip", bad); });
     EXPECT_EQ(e.rfind("voip", 0), 0u) << bad << ": " << e;
     EXPECT_EQ(e.find('\n'), std::string::npos) << e;
