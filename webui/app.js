@@ -583,7 +583,7 @@ const MODULE_VIEWS = {
   dhcp: {views: ['clients', 'servers', 'leases', 'transactions'],
     detail: {clients: (r) => `clients/${r.mac}`}},
   http: {views: ['servers', 'hosts', 'transactions'],
-    detail: {servers: (r) => `servers/${r.server}:${r.port}`}},
+    detail: {servers: (r) => `servers/${r.server}`}},
   tls: {views: ['connections', 'server_names', 'certificates'],
     detail: {certificates: (r) => `certificates/${r.sha256}`}},
   quic: {views: ['connections', 'server_names', 'versions'],
