@@ -1263,7 +1263,8 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     return 200;
   }
   if (path == "servers") {
-    q.allow_only({"sort", "order", "page", "size", "filter"});
+    q.allow_only({"sort", "order", "page", "size", "filter", "from", "to"});
+    TimeWindow window(q);
     using R = ServerEntry;
     auto avg = [](const ResponseStats& s) {
       return s.count ? static_cast<double>(s.sum_us) / static_cast<double>(s.count) : -1.0;
@@ -1287,6 +1288,7 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     std::string needle = lower(q.get_or("filter", ""));
     std::vector<R> rows = servers(workers);
     std::erase_if(rows, [&](const R& s) {
+      if (!window.overlaps(s.first_ns, s.last_ns)) return true;
       return !contains(format_ip(static_cast<uint32_t>(s.key)), needle) &&
              !(s.source.known() && contains(format_ip(s.source.value), needle)) &&
              !contains(s.domain.value.view(), needle);

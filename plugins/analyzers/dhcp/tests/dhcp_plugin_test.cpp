@@ -307,6 +307,10 @@ TEST(DhcpPlugin, ViewsPageFilterAndDetail) {
   EXPECT_TRUE(has(servers, R"("server":"10.0.0.1","source":"10.0.0.1","offers":0,"acks":5,)"
                            R"("naks":0,"other":0,"leases_granted":5,"clients":5,)"))
       << servers;
+  auto [st7, later] = h.query("servers", "from=" + std::to_string(kT0 / kSec + 3600));
+  EXPECT_TRUE(has(later, R"("total":0,)")) << later;  // no server active an hour later
+  auto [st8, during] = h.query("servers", "from=" + std::to_string(kT0 / kSec));
+  EXPECT_TRUE(has(during, R"("total":1,)")) << during;
   auto [st6, detail] = h.query("clients/02:00:00:00:00:13");
   EXPECT_EQ(st6, 200);
   EXPECT_TRUE(has(detail, R"({"client":{"mac":"02:00:00:00:00:13",)")) << detail;
