@@ -818,11 +818,8 @@ int Plugin::query_host(std::span<Worker* const> workers, std::string_view text, 
   out.begin_object().key("host");
   write_row(out, row, it != by.end() ? &it->second : &kNone, &peers);
   std::string key = format_address(addr);
-  if (series_.graphed(key)) {
-    out.field("series", "ip." + key + ".bps");
-  } else {
-    out.key("series").null();
-  }
+  series_.watch(key);  // looking at a host graphs it, busy or not
+  out.field("series", "ip." + key + ".bps");
   out.end_object();
   return 200;
 }

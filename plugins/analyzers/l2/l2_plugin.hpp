@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 #include <wiremeter/plugin.hpp>
+#include <wiremeter/top_series.hpp>
 
 #include "l2_config.hpp"
 #include "l2_parse.hpp"
@@ -261,6 +262,8 @@ class Plugin {
   void write_json(std::span<Worker* const> workers, JsonWriter& out);
   int query(std::span<Worker* const> workers, std::string_view path, const Query& q,
             JsonWriter& out);
+  // Each second: the graphs "l2.vlan.<id>.bps" of the busiest VLANs and of those being viewed.
+  void on_tick(std::span<Worker* const> workers, uint64_t now_ns);
 
   const Config& config() const { return config_; }
 
@@ -274,6 +277,7 @@ class Plugin {
       arp_changes_, arp_bindings_, control_packets_, frame_size_, broadcast_packets_,
       broadcast_bytes_, multicast_packets_, multicast_bytes_, unicast_packets_, unicast_bytes_,
       malformed_, overflow_;
+  TopSeries series_;
 };
 
 }  // namespace wiremeter::l2

@@ -736,6 +736,15 @@ void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {
   out.end_object().field("ports_beyond", t.ports_beyond).end_object();
 }
 
+void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
+  Merged m = merge(workers);
+  std::vector<std::pair<std::string, uint64_t>> bytes;
+  for (size_t id = 0; id < m.vlans.size(); ++id) {
+    if (m.vlans[id].packets) bytes.emplace_back("vlan." + std::to_string(id), m.vlans[id].bytes);
+  }
+  series_.update(host_, now_ns, bytes);
+}
+
 int Plugin::query(std::span<Worker* const> workers, std::string_view path, const Query& q,
                   JsonWriter& out) {
   static constexpr std::string_view kVlanDetail = "vlans/", kBindingDetail = "arp/bindings/";
@@ -768,8 +777,13 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
       throw QueryError("vlan: expected an id from 0 to 4095");
     }
     Merged m = merge(workers);
-    if (!m.vlans[id].packets) return 404;
-    out.begin_object().field("vlan", id);
+    if (!m.vlans[id].packets) {
+      out.begin_object().field("error", "no traffic on VLAN " + std::to_string(id)).end_object();
+      return 404;
+    }
+    std::string key = "vlan." + std::to_string(id);
+    series_.watch(key);  // looking at a VLAN graphs it
+    out.begin_object().field("vlan", id).field("series", "l2." + key + ".bps");
     write_traffic(out, m.vlans[id]);
     out.key("inner").begin_array();
     for (const VlanRow& r : vlan_rows(m, true)) {

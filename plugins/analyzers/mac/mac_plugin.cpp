@@ -359,11 +359,8 @@ int MacPlugin::query(std::span<MacWorker* const> workers, std::string_view path,
       if (r.mac_text != mac) continue;
       out.begin_object().key("mac");
       write_row(out, r);
-      if (series_.graphed(r.mac_text)) {
-        out.field("series", "mac." + r.mac_text + ".bps");
-      } else {
-        out.key("series").null();
-      }
+      series_.watch(r.mac_text);  // looking at a MAC graphs it, busy or not
+      out.field("series", "mac." + r.mac_text + ".bps");
       out.end_object();
       return 200;
     }

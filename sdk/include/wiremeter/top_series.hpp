@@ -4,7 +4,8 @@
 // every second it hands the cumulative byte counters of its entities to update(), which turns
 // them into bits/s and records "<plugin>.<key>.bps" for the `top` busiest in that second, and
 // keeps recording (possibly 0) an entity that was among them within `linger_s`, so that a
-// graph does not break up when its entity drops out of the top for a moment.
+// graph does not break up when its entity drops out of the top for a moment. An entity whose
+// detail view is open (watch()) is graphed too, whatever its rank.
 //
 // Thread-safety: control plane (on_tick), one caller at a time.
 #pragma once
@@ -63,6 +64,13 @@ class TopSeries {
 
   // Whether `key` has a series being recorded now (a detail view can offer its graph).
   bool graphed(const std::string& key) const { return graphed_ns_.count(key) != 0; }
+
+  // Someone is looking at `key` (its detail view): graph it from the next second on, busy or
+  // not, until linger_s after the last look.
+  void watch(const std::string& key) {
+    uint64_t& t = graphed_ns_[key];
+    t = std::max(t, last_ns_);
+  }
 
  private:
   size_t top_;

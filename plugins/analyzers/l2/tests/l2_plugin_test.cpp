@@ -75,6 +75,16 @@ TEST_F(L2Test, RegistersItsMetricsUnderItsPrefix) {
   for (auto& m : host.metrics) EXPECT_EQ(m.name.rfind("wiremeter_l2_", 0), 0u) << m.name;
 }
 
+TEST_F(L2Test, TheBusiestVlansAreGraphedEverySecond) {
+  harness().tick(1'000'000'000);
+  auto f = FrameBuilder().ts(kT0).tag(100, 5).ipv4(46, 100).build();
+  run({f});
+  harness().tick(2'000'000'000);
+  ASSERT_EQ(host.series.count("vlan.100.bps"), 1u);
+  EXPECT_DOUBLE_EQ(host.series["vlan.100.bps"].back(), f.view.wire_len * 8.0);
+  EXPECT_EQ(host.series.count("vlan.0.bps"), 0u);  // untagged traffic is not a VLAN
+}
+
 TEST_F(L2Test, RefusesBadSettings) {
   host.config = R"({"vlan_pairs": 0})";
   EXPECT_THROW(harness(), std::runtime_error);
@@ -119,6 +129,7 @@ TEST_F(L2Test, VlansQinQAndPriorities) {
   std::tie(status, body) = harness().query("vlans/200");
   EXPECT_EQ(status, 200);
   EXPECT_TRUE(has(body, R"("inner":[{"vlan":200,"inner":2001,)")) << body;
+  EXPECT_TRUE(has(body, R"({"vlan":200,"series":"l2.vlan.200.bps",)")) << body;
   EXPECT_EQ(harness().query("vlans/300").first, 404);
   EXPECT_EQ(harness().query("vlans/4096").first, 400);
 

@@ -360,5 +360,20 @@ TEST(MacPlugin, TimeWindowDetailViewAndGraphOfTheBusiest) {
   EXPECT_EQ(h.query("macs/02:00:00:00:00:99", "").first, 404);
 }
 
+TEST(MacPlugin, AMacBeingLookedAtIsGraphedEvenWhenQuiet) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host, 1);
+  auto cb = udp(kC, kB, 100);
+  h.batch(0, {cb.view});
+  h.tick(1'000'000'000);
+  h.tick(2'000'000'000);  // C sent nothing in this second: not among the busiest
+  EXPECT_EQ(host.series.count("02:00:00:00:00:0c.bps"), 0u);
+  auto [s, detail] = h.query("macs/02:00:00:00:00:0c", "");
+  EXPECT_NE(detail.find("\"series\":\"mac.02:00:00:00:00:0c.bps\""), std::string::npos) << detail;
+  h.tick(3'000'000'000);
+  ASSERT_EQ(host.series.count("02:00:00:00:00:0c.bps"), 1u);
+  EXPECT_EQ(host.series["02:00:00:00:00:0c.bps"], std::vector<double>{0.0});
+}
+
 }  // namespace
 }  // namespace wiremeter::mac
