@@ -29,6 +29,7 @@
 #include <vector>
 #include <wiremeter/plugin.hpp>
 #include <wiremeter/record_log.hpp>
+#include <wiremeter/top_series.hpp>
 
 #include "http_config.hpp"
 #include "http_parser.hpp"
@@ -255,6 +256,8 @@ class Plugin {
       host_requests_id_, host_errors_id_;
   std::atomic<double> requests_per_s_{0}, response_ms_avg_{0};
   uint64_t last_tick_ns_ = 0, last_requests_ = 0, last_rt_sum_us_ = 0, last_rt_count_ = 0;
+  // Requests per second of the busiest servers and of those being viewed.
+  TopSeries server_series_{10, 60, 1.0, ".requests_per_s"};
 };
 
 std::string format_addr(const Addr& a);

@@ -409,6 +409,11 @@ void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
     host_.record_series("requests_per_s", rps);
     host_.record_series("response_ms_avg", avg);
   }
+  std::map<std::string, uint64_t> per_server;  // summed over the Host names of a server
+  for (const ServerView& r : servers(workers)) {
+    if (r.server != "other") per_server[r.server] += r.stats.requests;
+  }
+  server_series_.update(host_, now_ns, {per_server.begin(), per_server.end()});
   last_tick_ns_ = now_ns;
   last_requests_ = t.requests;
   last_rt_count_ = t.rt_count;
@@ -555,7 +560,10 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
       return a.stats.requests != b.stats.requests ? a.stats.requests > b.stats.requests
                                                   : a.host < b.host;
     });
-    out.begin_object().field("server", rows.front().server);
+    server_series_.watch(rows.front().server);  // looking at a server graphs it
+    out.begin_object()
+        .field("server", rows.front().server)
+        .field("series", "http." + rows.front().server + ".requests_per_s");
     write_stats_fields(out, total, true);
     out.key("hosts").begin_array();
     for (const ServerView& r : rows) {

@@ -23,8 +23,13 @@ namespace wiremeter {
 class TopSeries {
  public:
   explicit TopSeries(size_t top = 10, uint64_t linger_s = 60) : top_(top), linger_s_(linger_s) {}
+  // Another unit: `scale` per counted unit and the series' suffix, e.g. (1, ".requests_per_s")
+  // for a count of requests.
+  TopSeries(size_t top, uint64_t linger_s, double scale, std::string suffix)
+      : top_(top), linger_s_(linger_s), scale_(scale), suffix_(std::move(suffix)) {}
 
-  // `totals`: every entity's key and cumulative bytes, now. Keys must be stable across calls.
+  // `totals`: every entity's key and cumulative bytes (or other count), now. Keys must be stable
+  // across calls.
   void update(const Host& host, uint64_t now_ns,
               const std::vector<std::pair<std::string, uint64_t>>& totals) {
     if (last_ns_ && now_ns > last_ns_) {
@@ -34,7 +39,7 @@ class TopSeries {
       for (const auto& [key, bytes] : totals) {
         auto it = last_bytes_.find(key);
         uint64_t before = it == last_bytes_.end() ? 0 : it->second;
-        rates.emplace_back(bytes > before ? static_cast<double>(bytes - before) * 8 / dt : 0.0,
+        rates.emplace_back(bytes > before ? static_cast<double>(bytes - before) * scale_ / dt : 0.0,
                            &key);
       }
       size_t n = std::min(rates.size(), top_);
@@ -54,7 +59,7 @@ class TopSeries {
             continue;
           }
         }
-        host.record_series(key + ".bps", rates[i].first);
+        host.record_series(key + suffix_, rates[i].first);
       }
     }
     last_ns_ = now_ns;
@@ -75,6 +80,8 @@ class TopSeries {
  private:
   size_t top_;
   uint64_t linger_s_;
+  double scale_ = 8;  // bytes -> bits
+  std::string suffix_ = ".bps";
   uint64_t last_ns_ = 0;
   std::unordered_map<std::string, uint64_t> last_bytes_;
   std::unordered_map<std::string, uint64_t> graphed_ns_;  // key -> last second in the top

@@ -391,8 +391,15 @@ TEST(HttpPlugin, ServerDetailMergesItsHostsWithHistogram) {
   three_hosts(h);
   auto [st, d] = h.query("servers/198.18.1.1:80");
   EXPECT_EQ(st, 200) << d;
-  EXPECT_TRUE(has(d, "{\"server\":\"198.18.1.1:80\",\"requests\":3,\"responses\":3,\"errors\":2"))
+  EXPECT_TRUE(has(d,
+                  "{\"server\":\"198.18.1.1:80\",\"series\":\"http.198.18.1.1:80.requests_per_s\","
+                  "\"requests\":3,\"responses\":3,\"errors\":2"))
       << d;
+  // Looking at the server graphs its requests per second from then on.
+  h.tick(1'000'000'000);
+  h.tick(2'000'000'000);
+  ASSERT_EQ(host.series.count("198.18.1.1:80.requests_per_s"), 1u);
+  EXPECT_EQ(host.series["198.18.1.1:80.requests_per_s"], std::vector<double>{0.0});
   EXPECT_TRUE(has(d, "\"status_codes\":{\"200\":1,\"404\":1,\"500\":1}")) << d;
   EXPECT_TRUE(has(d, "\"response_ms\":{\"min\":2,\"avg\":77.33333333333333,\"max\":200}")) << d;
   EXPECT_TRUE(has(d, "{\"le_ms\":2.5,\"count\":1}")) << d;
