@@ -855,6 +855,11 @@ void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
     host_.record_series("queries_per_s", qps);
     host_.record_series("response_ms_avg", avg);
   }
+  std::vector<std::pair<std::string, uint64_t>> per_server;
+  for (const ServerRow& r : servers(workers)) {
+    if (r.server != "other") per_server.emplace_back(r.server, r.stats.requests);
+  }
+  server_series_.update(host_, now_ns, per_server);
   last_tick_ns_ = now_ns;
   last_queries_ = t.queries;
   last_rtt_count_ = t.rtt_count;
@@ -952,6 +957,20 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     std::erase_if(rows, [&](const R& r) { return !contains(r.server, needle); });
     page.write(rows, out, write_server);
     return 200;
+  }
+  if (path.starts_with("servers/")) {
+    q.allow_only({});
+    std::string server(path.substr(8));
+    for (const ServerRow& r : servers(workers)) {
+      if (r.server != server) continue;
+      server_series_.watch(server);  // looking at a server graphs its requests per second
+      out.begin_object().key("server");
+      write_server(out, r);
+      out.field("series", "dns." + server + ".requests_per_s").end_object();
+      return 200;
+    }
+    out.begin_object().field("error", "no such server: " + server).end_object();
+    return 404;
   }
   if (path == "names") {
     q.allow_only({"sort", "order", "page", "size", "filter", "from", "to"});

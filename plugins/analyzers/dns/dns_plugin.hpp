@@ -25,6 +25,7 @@
 #include <vector>
 #include <wiremeter/plugin.hpp>
 #include <wiremeter/record_log.hpp>
+#include <wiremeter/top_series.hpp>
 
 #include "dns_parser.hpp"
 #include "dns_tables.hpp"
@@ -209,6 +210,8 @@ class Plugin {
   // on_tick writes these, write_json and query (web threads) read them.
   std::atomic<double> queries_per_s_{0}, response_ms_avg_{0};
   uint64_t last_tick_ns_ = 0, last_queries_ = 0, last_rtt_sum_us_ = 0, last_rtt_count_ = 0;
+  // Requests per second of the busiest servers and of the one being viewed.
+  TopSeries server_series_{10, 60, 1.0, ".requests_per_s"};
 };
 
 std::string format_addr(const Addr& a);

@@ -456,6 +456,16 @@ TEST(DnsPlugin, QueryHookPagesSortsFiltersAndRefusesBadParameters) {
   EXPECT_EQ(status, 200);
   EXPECT_TRUE(has(json, R"("total":1,)")) << json;
 
+  // One server, and its graph of requests per second from the moment it is looked at.
+  std::tie(status, json) = d.query("servers/198.18.1.2");
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(has(json, R"({"server":{"server":"198.18.1.2","requests":2,)")) << json;
+  EXPECT_TRUE(has(json, R"("series":"dns.198.18.1.2.requests_per_s"})")) << json;
+  EXPECT_EQ(d.query("servers/198.18.9.9").first, 404);
+  d.tick(1'000'000'000);
+  d.tick(2'000'000'000);
+  EXPECT_EQ(host.series["198.18.1.2.requests_per_s"], std::vector<double>{0.0});
+
   std::tie(status, json) = d.query("transactions", "sort=rtt&order=desc&size=2");
   EXPECT_EQ(status, 200);
   EXPECT_TRUE(has(json, R"("total":6,)")) << json;
