@@ -788,7 +788,8 @@ void Worker::on_flow_end(const wm_flow_info& flow, FlowState& state) noexcept {
 // ------------------------------------------------------------------------------------------
 
 Plugin::Plugin(Host& host)
-    : config_(parse_config(host.config_json())),
+    : host_(host),
+      config_(parse_config(host.config_json())),
       messages_id_(host.register_metric("wiremeter_voip_sip_messages_total",
                                         "SIP messages read (requests and responses).",
                                         WM_METRIC_COUNTER)),
@@ -1238,7 +1239,10 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     Snapshot snap = snapshot(workers);
     for (const StreamRow& r : snap.streams) {
       if (r.id == id) {
+        series_.watch(id);  // looking at a stream graphs its bit rate
+        out.begin_object().key("stream");
         write_stream(out, r);
+        out.field("series", "voip." + id + ".bps").end_object();
         return 200;
       }
     }
@@ -1246,6 +1250,12 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     return 404;
   }
   return 404;
+}
+
+void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
+  std::vector<std::pair<std::string, uint64_t>> bytes;
+  for (const StreamRow& r : snapshot(workers).streams) bytes.emplace_back(r.id, r.stream.payload_bytes);
+  series_.update(host_, now_ns, bytes);
 }
 
 }  // namespace wiremeter::voip

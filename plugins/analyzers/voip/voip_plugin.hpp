@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 #include <wiremeter/plugin.hpp>
+#include <wiremeter/top_series.hpp>
 
 #include "voip_config.hpp"
 #include "voip_rtp.hpp"
@@ -144,6 +145,9 @@ class Plugin {
   void write_json(std::span<Worker* const> workers, JsonWriter& out);
   int query(std::span<Worker* const> workers, std::string_view path, const Query& q,
             JsonWriter& out);
+  // Each second: the RTP payload bit rate "voip.<stream id>.bps" of the busiest streams and of
+  // the one being viewed.
+  void on_tick(std::span<Worker* const> workers, uint64_t now_ns);
 
   // Merged views of the workers (control plane; they allocate).
   struct StreamRow {
@@ -166,6 +170,8 @@ class Plugin {
   static Snapshot snapshot(std::span<Worker* const> workers);
 
  private:
+  Host& host_;
+  TopSeries series_;
   Config config_;
   int messages_id_, requests_id_, responses_id_, retransmissions_id_, malformed_id_, incomplete_id_,
       calls_id_, calls_started_id_, calls_evicted_id_, setup_id_, streams_id_, streams_started_id_,

@@ -246,6 +246,11 @@ TEST_F(VoipTest, HeuristicFindsUnannouncedRtpAndIgnoresOtherUdp) {
   id = id.substr(0, id.find('"'));
   auto [s2, one] = harness.query("streams/" + id);
   EXPECT_EQ(s2, 200) << one;
+  EXPECT_NE(one.find("{\"stream\":{\"id\":\"" + id), std::string::npos) << one;
+  EXPECT_NE(one.find("\"series\":\"voip." + id + ".bps\"}"), std::string::npos) << one;
+  harness.tick(1'000'000'000);
+  harness.tick(2'000'000'000);
+  EXPECT_EQ(host.series[id + ".bps"], std::vector<double>{0.0});  // viewed, quiet since
   EXPECT_EQ(harness.query("streams/9:9").first, 404);
   // Worst-MOS gauges carry the stream's endpoints.
   bool found = false;
