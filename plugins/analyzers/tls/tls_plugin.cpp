@@ -540,6 +540,14 @@ void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {
   out.end_object();
 }
 
+void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
+  std::vector<std::pair<std::string, uint64_t>> handshakes;
+  for (const ServerNameRow& r : server_names(workers)) {
+    handshakes.emplace_back(r.name, r.stats.handshakes);
+  }
+  series_.update(host_, now_ns, handshakes);
+}
+
 int Plugin::query(std::span<Worker* const> workers, std::string_view path, const Query& q,
                   JsonWriter& out) {
   if (path == "connections") {
@@ -613,6 +621,20 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     });
     page.write(rows, out, write_server_name);
     return 200;
+  }
+  if (path.starts_with("server_names/")) {
+    q.allow_only({});
+    std::string name = lower(std::string(path.substr(13)));
+    for (const ServerNameRow& r : server_names(workers)) {
+      if (r.name != name) continue;
+      series_.watch(name);  // looking at a server name graphs its handshakes per second
+      out.begin_object().key("server_name");
+      write_server_name(out, r);
+      out.field("series", "tls." + name + ".handshakes_per_s").end_object();
+      return 200;
+    }
+    out.begin_object().field("error", "no such server name: " + name).end_object();
+    return 404;
   }
   if (path == "certificates") {
     q.allow_only({"sort", "order", "page", "size", "filter", "status", "from", "to"});

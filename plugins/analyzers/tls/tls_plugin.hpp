@@ -30,6 +30,7 @@
 #include <wiremeter/plugin.hpp>
 #include <wiremeter/record_log.hpp>
 #include <wiremeter/tcp_stream.hpp>
+#include <wiremeter/top_series.hpp>
 
 #include "tls_config.hpp"
 #include "tls_names.hpp"
@@ -139,6 +140,9 @@ class Plugin {
   void write_json(std::span<Worker* const> workers, JsonWriter& out);
   int query(std::span<Worker* const> workers, std::string_view path, const Query& q,
             JsonWriter& out);
+  // Each second: handshakes per second "tls.<server name>.handshakes_per_s" of the busiest
+  // server names and of the one being viewed.
+  void on_tick(std::span<Worker* const> workers, uint64_t now_ns);
 
   // Merged views of the workers (control plane; they allocate).
   struct Totals {
@@ -181,6 +185,7 @@ class Plugin {
   int handshakes_id_, client_hellos_id_, established_id_, resumed_id_, cipher_id_, alerts_id_,
       malformed_id_, events_id_, cert_flags_id_, certs_id_, certs_expiring_id_, certs_expired_id_,
       expiry_id_, overflow_id_;
+  TopSeries series_{10, 60, 1.0, ".handshakes_per_s"};
 };
 
 std::string format_addr(const Addr& a);

@@ -1254,7 +1254,8 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
 
 void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
   std::vector<std::pair<std::string, uint64_t>> bytes;
-  for (const StreamRow& r : snapshot(workers).streams) bytes.emplace_back(r.id, r.stream.payload_bytes);
+  for (const StreamRow& r : snapshot(workers).streams)
+    bytes.emplace_back(r.id, r.stream.payload_bytes);
   series_.update(host_, now_ns, bytes);
 }
 

@@ -184,6 +184,15 @@ TEST(TlsPlugin, Tls12HandshakeWithCertificateChainOutOfOrder) {
   EXPECT_NE(names.find("\"name\":\"www.example.org\",\"handshakes\":1,\"established\":1"),
             std::string::npos)
       << names;
+  auto [st6, one] = h.query("server_names/WWW.example.org");
+  EXPECT_EQ(st6, 200) << one;
+  EXPECT_NE(one.find("{\"server_name\":{\"name\":\"www.example.org\""), std::string::npos) << one;
+  EXPECT_NE(one.find("\"series\":\"tls.www.example.org.handshakes_per_s\"}"), std::string::npos)
+      << one;
+  EXPECT_EQ(h.query("server_names/nope.example").first, 404);
+  h.tick(1'000'000'000);
+  h.tick(2'000'000'000);
+  EXPECT_EQ(host.series["www.example.org.handshakes_per_s"], std::vector<double>{0.0});
   auto [st5, conns] = h.query("connections", "flag=expiring&filter=www");
   EXPECT_NE(conns.find("\"total\":1"), std::string::npos) << conns;
   EXPECT_EQ(h.query("connections", "flag=bogus").first, 400);
