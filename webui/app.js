@@ -589,7 +589,8 @@ const MODULE_VIEWS = {
     detail: {certificates: (r) => `certificates/${r.sha256}`,
       server_names: (r) => `server_names/${r.name}`}},
   quic: {views: ['connections', 'server_names', 'versions'],
-    detail: {connections: (r) => `connections/${r.id}`}},
+    detail: {connections: (r) => `connections/${r.id}`,
+      server_names: (r) => `server_names/${r.server_name}`}},
   voip: {views: ['calls', 'streams'],
     detail: {calls: (r) => `calls/${r.call_id}`, streams: (r) => `streams/${r.id}`}},
 };

@@ -22,6 +22,7 @@
 #include <string_view>
 #include <vector>
 #include <wiremeter/plugin.hpp>
+#include <wiremeter/top_series.hpp>
 
 #include "quic_crypto.hpp"
 #include "quic_parser.hpp"
@@ -136,6 +137,9 @@ class Plugin {
   void write_json(std::span<Worker* const> workers, JsonWriter& out);
   int query(std::span<Worker* const> workers, std::string_view path, const Query& q,
             JsonWriter& out);
+  // Each second: the bit rate "quic.<server name>.bps" of the busiest server names and of the one
+  // being viewed.
+  void on_tick(std::span<Worker* const> workers, uint64_t now_ns);
 
   // Merged views of the workers (control plane; they allocate).
   struct Totals {
@@ -165,6 +169,8 @@ class Plugin {
   static std::vector<VersionRow> versions(std::span<Worker* const> workers);
 
  private:
+  Host& host_;
+  TopSeries series_;
   Limits limits_;
   int connections_id_, packets_id_, decryptions_id_, hellos_id_, malformed_id_, overflow_id_,
       name_connections_id_, name_bytes_id_;

@@ -176,7 +176,8 @@ std::string hex(const uint8_t* data, size_t len) {
 }
 
 Plugin::Plugin(Host& host)
-    : connections_id_(host.register_metric("wiremeter_quic_connections_total",
+    : host_(host),
+      connections_id_(host.register_metric("wiremeter_quic_connections_total",
                                            "QUIC connections seen, by version.",
                                            WM_METRIC_COUNTER)),
       packets_id_(host.register_metric(
@@ -422,6 +423,12 @@ void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {
   out.end_object();
 }
 
+void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
+  std::vector<std::pair<std::string, uint64_t>> bytes;
+  for (const ServerNameRow& r : server_names(workers)) bytes.emplace_back(r.name, r.bytes);
+  series_.update(host_, now_ns, bytes);
+}
+
 int Plugin::query(std::span<Worker* const> workers, std::string_view path, const Query& q,
                   JsonWriter& out) {
   if (path == "connections") {
@@ -492,6 +499,20 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     });
     page.write(rows, out, write_server_name);
     return 200;
+  }
+  if (path.starts_with("server_names/")) {
+    q.allow_only({});
+    std::string name = lower(std::string(path.substr(13)));
+    for (const ServerNameRow& r : server_names(workers)) {
+      if (r.name != name) continue;
+      series_.watch(name);  // looking at a server name graphs its bit rate
+      out.begin_object().key("server_name");
+      write_server_name(out, r);
+      out.field("series", "quic." + name + ".bps").end_object();
+      return 200;
+    }
+    out.begin_object().field("error", "no such server name: " + name).end_object();
+    return 404;
   }
   if (path == "versions") {
     q.allow_only({"sort", "order", "page", "size", "filter"});

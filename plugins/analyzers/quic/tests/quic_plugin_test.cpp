@@ -382,6 +382,12 @@ TEST(QuicPlugin, AnswersListQueries) {
   std::tie(status, body) = h.query("server_names", "sort=connections");
   EXPECT_EQ(status, 200);
   EXPECT_TRUE(has(body, "\"items\":[{\"server_name\":\"b.example\",\"connections\":2,")) << body;
+  std::tie(status, body) = h.query("server_names/B.example");
+  EXPECT_EQ(status, 200) << body;
+  EXPECT_TRUE(has(body, "{\"server_name\":{\"server_name\":\"b.example\",\"connections\":2,"))
+      << body;
+  EXPECT_TRUE(has(body, "\"series\":\"quic.b.example.bps\"}")) << body;
+  EXPECT_EQ(h.query("server_names/nope.example").first, 404);
 
   EXPECT_EQ(h.query("connections", "sort=nope").first, 400);
   EXPECT_EQ(h.query("connections", "colour=red").first, 400);
