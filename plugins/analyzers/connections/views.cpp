@@ -51,11 +51,6 @@ StateFilter parse_state(const Query& q) {
   throw QueryError("state: must be active, ended or all");
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 bool endpoint_matches(const std::string& needle, const uint8_t* addr, uint8_t ip_version,
                       uint16_t port) {
   return format_addr(addr, ip_version).find(needle) != std::string::npos ||

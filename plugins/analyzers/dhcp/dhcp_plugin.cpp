@@ -581,16 +581,6 @@ bool same_exchange(const Transaction& a, const Transaction& b) {
 
 double seconds(uint64_t ns) { return static_cast<double>(ns / 1000) / 1e6; }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-bool contains(std::string_view hay, const std::string& needle) {
-  if (needle.empty()) return true;
-  return lower(std::string(hay)).find(needle) != std::string::npos;
-}
-
 void ip_or_null(JsonWriter& w, std::string_view key, const Stamped<uint32_t>& v) {
   w.key(key);
   if (v.known()) {

@@ -58,16 +58,6 @@ std::string type_text(uint16_t type) {
   return std::string(buf, n);
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-bool contains(std::string_view hay, const std::string& needle) {
-  if (needle.empty()) return true;
-  return lower(std::string(hay)).find(needle) != std::string::npos;
-}
-
 std::array<uint64_t, kRttBuckets> cumulative(const std::array<uint64_t, kRttBuckets>& b) {
   std::array<uint64_t, kRttBuckets> c{};
   uint64_t running = 0;

@@ -11,16 +11,6 @@ namespace {
 
 constexpr const char* kClassNames[kStatusClasses] = {"1xx", "2xx", "3xx", "4xx", "5xx"};
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-bool contains(std::string_view hay, const std::string& needle) {
-  if (needle.empty()) return true;
-  return lower(std::string(hay)).find(needle) != std::string::npos;
-}
-
 double ms(uint64_t us) { return static_cast<double>(us) / 1000.0; }
 
 // Unix seconds with microseconds, through integer microseconds so that they print exactly.

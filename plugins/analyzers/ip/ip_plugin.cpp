@@ -34,12 +34,6 @@ std::pair<const uint8_t*, size_t> payload_of(const wm_packet& p) {
 // Unix seconds with microseconds (exact in a double), as the other modules write them.
 double seconds(uint64_t ns) { return static_cast<double>(ns / 1000) / 1e6; }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 struct AddressHash {
   size_t operator()(const Address& a) const { return a.hash(); }
 };

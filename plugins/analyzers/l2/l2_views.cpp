@@ -187,15 +187,6 @@ std::string bridge_text(uint64_t id) {
   return buf;
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-bool contains(const std::string& hay, const std::string& needle) {
-  return needle.empty() || lower(hay).find(needle) != std::string::npos;
-}
-
 void write_traffic(JsonWriter& w, const Traffic& t) {
   w.field("packets", t.packets)
       .field("bytes", t.bytes)

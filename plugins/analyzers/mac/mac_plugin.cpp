@@ -38,11 +38,6 @@ uint64_t mix(uint64_t x) {
   return x ^ (x >> 31);
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 std::string format_ip(const IpAddr& ip) {
   char buf[INET6_ADDRSTRLEN] = {};
   inet_ntop(ip.version == 4 ? AF_INET : AF_INET6, ip.addr.data(), buf, sizeof buf);

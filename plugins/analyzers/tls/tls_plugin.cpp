@@ -11,14 +11,6 @@
 namespace wiremeter::tls {
 namespace {
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-bool contains(std::string_view hay, const std::string& needle) {
-  return needle.empty() || lower(std::string(hay)).find(needle) != std::string::npos;
-}
-
 // Unix seconds with microseconds, exact in a double.
 double seconds(uint64_t ns) { return static_cast<double>(ns / 1000) / 1e6; }
 

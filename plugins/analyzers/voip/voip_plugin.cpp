@@ -51,16 +51,6 @@ size_t mos_bucket(double mos) {
   return b;
 }
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
-bool contains(std::string_view hay, const std::string& needle) {
-  if (needle.empty()) return true;
-  return lower(std::string(hay)).find(needle) != std::string::npos;
-}
-
 // Unix seconds with microseconds (see the dns module: exact through integer microseconds).
 double seconds(uint64_t ns) { return static_cast<double>(ns / 1000) / 1e6; }
 

@@ -107,6 +107,18 @@ class Query {
   std::map<std::string, std::string> params_;
 };
 
+// Filters: `filter=` parameters match case-insensitively. lower() lower-cases ASCII;
+// contains(hay, needle) says whether `hay` holds `needle`, which must be lower case already (an
+// empty needle matches everything).
+inline std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+inline bool contains(std::string_view hay, std::string_view needle) {
+  return needle.empty() || lower(hay).find(needle) != std::string::npos;
+}
+
 // The time window of a list: `from` and `to` in Unix seconds (either may be absent). An entity
 // belongs to the window when its activity [first seen, last seen] overlaps it.
 struct TimeWindow {
