@@ -28,19 +28,17 @@ bool v6_port(uint16_t p) { return p == 546 || p == 547; }
 
 int main(int argc, char** argv) {
   wiremeter::fuzz::SeedWriter* out = nullptr;
-  return wiremeter::fuzz::for_each_frame(
-      "dhcp_corpus", argc, argv, out,
-      [&](wiremeter::core::LinkType lt, const u_char* d, uint32_t caplen, uint32_t len) {
-        wm_packet v{};
-        wiremeter::core::decode_packet(d, caplen, len, lt, v);
-        if (!(v.flags & WM_PKT_L4) || v.l4_proto != 17 || v.payload_len == 0) return;
+  return wiremeter::fuzz::for_each_payload(
+      "dhcp_corpus", argc, argv, out, [&](const wm_packet& v, const uint8_t* payload) {
+        if (v.l4_proto != 17) return;
         bool v4 = v4_port(v.src_port) && v4_port(v.dst_port);
         bool v6 = v6_port(v.src_port) && v6_port(v.dst_port);
         if (!v4 && !v6) return;
         bool server = v4 ? v.src_port == 67 : v.src_port == 547;
-        std::string seed(1, static_cast<char>((v6 ? 1 : 0) | (server ? 2 : 0) |
-                                              ((v.flags & WM_PKT_FRAGMENT) ? 4 : 0)));
-        seed.append(reinterpret_cast<const char*>(d) + v.payload_off, v.payload_len);
+        std::string seed =
+            wiremeter::fuzz::seed_of(static_cast<uint8_t>((v6 ? 1 : 0) | (server ? 2 : 0) |
+                                                          ((v.flags & WM_PKT_FRAGMENT) ? 4 : 0)),
+                                     payload, v.payload_len);
         out->add(seed, seed);
       });
 }

@@ -26,19 +26,16 @@ bool tcp_dns_port(uint16_t p) { return p == 53 || p == 5355; }
 
 int main(int argc, char** argv) {
   wiremeter::fuzz::SeedWriter* out = nullptr;
-  return wiremeter::fuzz::for_each_frame(
-      "dns_corpus", argc, argv, out,
-      [&](wiremeter::core::LinkType lt, const u_char* d, uint32_t caplen, uint32_t len) {
-        wm_packet v{};
-        wiremeter::core::decode_packet(d, caplen, len, lt, v);
-        if (!(v.flags & WM_PKT_L4) || v.payload_len == 0) return;
+  return wiremeter::fuzz::for_each_payload(
+      "dns_corpus", argc, argv, out, [&](const wm_packet& v, const uint8_t* payload) {
         bool tcp = v.l4_proto == 6 && (tcp_dns_port(v.src_port) || tcp_dns_port(v.dst_port));
         bool udp = v.l4_proto == 17 && (udp_dns_port(v.src_port) || udp_dns_port(v.dst_port));
         if (!tcp && !udp) return;
         bool from_server = tcp ? tcp_dns_port(v.src_port) : udp_dns_port(v.src_port);
-        std::string seed(1, static_cast<char>((tcp ? 1 : 0) | (from_server ? 2 : 0) |
-                                              ((v.flags & WM_PKT_FRAGMENT) ? 4 : 0)));
-        seed.append(reinterpret_cast<const char*>(d) + v.payload_off, v.payload_len);
+        std::string seed =
+            wiremeter::fuzz::seed_of(static_cast<uint8_t>((tcp ? 1 : 0) | (from_server ? 2 : 0) |
+                                                          ((v.flags & WM_PKT_FRAGMENT) ? 4 : 0)),
+                                     payload, v.payload_len);
         out->add(seed, seed);
       });
 }
@@ -53,29 +50,12 @@ int main(int argc, char** argv) {
 
 #include "dns_parser.hpp"
 #include "dns_plugin.hpp"
+#include "fuzz_checks.hpp"
 
 namespace {
 
+using wiremeter::fuzz::valid_utf8;
 using namespace wiremeter::dns;
-
-// The parser promises valid UTF-8 (names and RDATA text go into JSON as they are).
-bool valid_utf8(const char* s, size_t n) {
-  const auto* p = reinterpret_cast<const uint8_t*>(s);
-  for (size_t i = 0; i < n;) {
-    uint8_t b = p[i];
-    size_t len = b < 0x80                 ? 1
-                 : b >= 0xc2 && b <= 0xdf ? 2
-                 : b >= 0xe0 && b <= 0xef ? 3
-                 : b >= 0xf0 && b <= 0xf4 ? 4
-                                          : 0;
-    if (len == 0 || i + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xc0) != 0x80) return false;
-    }
-    i += len;
-  }
-  return true;
-}
 
 void parse_all(const uint8_t* data, size_t len) {
   Message m(data, len);

@@ -38,12 +38,9 @@ int main(int argc, char** argv) {
   wiremeter::fuzz::SeedWriter* out = nullptr;
   // Flow key (client address, client port, server address, server port) -> records so far.
   std::map<std::tuple<std::string, uint16_t, std::string, uint16_t>, std::string> flows;
-  int rc = wiremeter::fuzz::for_each_frame(
-      "http_corpus", argc, argv, out,
-      [&](wiremeter::core::LinkType lt, const u_char* d, uint32_t caplen, uint32_t len) {
-        wm_packet v{};
-        wiremeter::core::decode_packet(d, caplen, len, lt, v);
-        if (!(v.flags & WM_PKT_L4) || v.l4_proto != 6 || v.payload_len == 0) return;
+  int rc = wiremeter::fuzz::for_each_payload(
+      "http_corpus", argc, argv, out, [&](const wm_packet& v, const uint8_t* payload) {
+        if (v.l4_proto != 6) return;
         if (!http_port(v.src_port) && !http_port(v.dst_port)) return;
         bool from_server = http_port(v.src_port);
         size_t n = v.ip_version == 4 ? 4 : 16;
@@ -53,12 +50,12 @@ int main(int argc, char** argv) {
                                : std::make_tuple(src, v.src_port, dst, v.dst_port);
         std::string& rec = flows[key];
         if (rec.size() > 60000) return;
-        uint32_t plen = std::min<uint32_t>(v.payload_len, caplen - v.payload_off);
+        uint32_t plen = v.payload_len;
         plen = std::min<uint32_t>(plen, 4096);
         rec.push_back(static_cast<char>(from_server ? 1 : 0));
         rec.push_back(static_cast<char>(plen >> 8));
         rec.push_back(static_cast<char>(plen & 0xff));
-        rec.append(reinterpret_cast<const char*>(d) + v.payload_off, plen);
+        rec.append(reinterpret_cast<const char*>(payload), plen);
       });
   if (rc != 0 || !out) return rc;
   for (auto& [key, rec] : flows) out->add(rec, rec.substr(0, 256));
@@ -76,30 +73,14 @@ int main(int argc, char** argv) {
 #include <string>
 #include <vector>
 
+#include "fuzz_checks.hpp"
 #include "http_parser.hpp"
 #include "http_plugin.hpp"
 
 namespace {
 
+using wiremeter::fuzz::valid_utf8;
 using namespace wiremeter::http;
-
-bool valid_utf8(const char* s, size_t n) {
-  const auto* p = reinterpret_cast<const uint8_t*>(s);
-  for (size_t i = 0; i < n;) {
-    uint8_t b = p[i];
-    size_t len = b < 0x80                 ? 1
-                 : b >= 0xc2 && b <= 0xdf ? 2
-                 : b >= 0xe0 && b <= 0xef ? 3
-                 : b >= 0xf0 && b <= 0xf4 ? 4
-                                          : 0;
-    if (len == 0 || i + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xc0) != 0x80) return false;
-    }
-    i += len;
-  }
-  return true;
-}
 
 // Every view in the span must lie inside it.
 void check_inside(std::span<const uint8_t> block, std::string_view v) {

@@ -27,21 +27,16 @@ bool dhcp_port(uint16_t p) { return p == 67 || p == 68; }
 
 int main(int argc, char** argv) {
   wiremeter::fuzz::SeedWriter* out = nullptr;
-  return wiremeter::fuzz::for_each_frame(
-      "ip_corpus", argc, argv, out,
-      [&](wiremeter::core::LinkType lt, const u_char* d, uint32_t caplen, uint32_t len) {
-        wm_packet v{};
-        wiremeter::core::decode_packet(d, caplen, len, lt, v);
-        if (!(v.flags & WM_PKT_L4) || v.payload_len == 0) return;
-        const u_char* payload = d + v.payload_off;
+  return wiremeter::fuzz::for_each_payload(
+      "ip_corpus", argc, argv, out, [&](const wm_packet& v, const uint8_t* payload) {
         int kind = -1;
         if (v.l4_proto == 17 && dns_port(v.src_port)) kind = 0;
         if (v.l4_proto == 17 && dhcp_port(v.src_port) && dhcp_port(v.dst_port)) kind = 1;
         if (v.l4_proto == 6 && payload[0] == 0x16) kind = 2;
         if (v.l4_proto == 6 && v.src_port == 53) kind = 3;
         if (kind < 0) return;
-        std::string seed(1, static_cast<char>(kind | (v.ip_version == 6 ? 4 : 0)));
-        seed.append(reinterpret_cast<const char*>(payload), v.payload_len);
+        std::string seed = wiremeter::fuzz::seed_of(
+            static_cast<uint8_t>(kind | (v.ip_version == 6 ? 4 : 0)), payload, v.payload_len);
         out->add(seed, seed);
       });
 }

@@ -60,9 +60,8 @@ std::string hello_seed(bool split) {
 int main(int argc, char** argv) {
   wiremeter::fuzz::SeedWriter* out = nullptr;
   bool first = true;
-  return wiremeter::fuzz::for_each_frame(
-      "quic_corpus", argc, argv, out,
-      [&](wiremeter::core::LinkType lt, const u_char* d, uint32_t caplen, uint32_t len) {
+  return wiremeter::fuzz::for_each_payload(
+      "quic_corpus", argc, argv, out, [&](const wm_packet& v, const uint8_t* p) {
         if (first) {
           first = false;
           for (bool split : {false, true}) {
@@ -70,15 +69,12 @@ int main(int argc, char** argv) {
             out->add(s, s);
           }
         }
-        wm_packet v{};
-        wiremeter::core::decode_packet(d, caplen, len, lt, v);
-        if (!(v.flags & WM_PKT_L4) || v.l4_proto != 17 || v.payload_len == 0) return;
-        const u_char* p = d + v.payload_off;
+        if (v.l4_proto != 17) return;
         bool port_443 = v.src_port == 443 || v.dst_port == 443;
         if (!port_443 && !(p[0] & 0x80)) return;
         bool from_server = v.src_port == 443;
-        std::string seed(1, static_cast<char>(from_server ? 1 : 0));
-        seed.append(reinterpret_cast<const char*>(p), v.payload_len);
+        std::string seed =
+            wiremeter::fuzz::seed_of(static_cast<uint8_t>(from_server ? 1 : 0), p, v.payload_len);
         // Distinct by the first bytes: the header, which decides the path taken.
         out->add(seed, seed.substr(0, 48));
       });

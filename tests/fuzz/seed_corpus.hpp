@@ -64,4 +64,24 @@ int for_each_frame(const char* tool, int argc, char** argv, SeedWriter*& writer,
   return 0;
 }
 
+// for_each_frame for the frames with an L4 payload, after the core's decoder: visit(view, payload)
+// with `payload` at the view's payload_off (payload_len bytes captured).
+template <typename Visit>
+int for_each_payload(const char* tool, int argc, char** argv, SeedWriter*& writer, Visit&& visit) {
+  return for_each_frame(tool, argc, argv, writer,
+                        [&](core::LinkType lt, const u_char* d, uint32_t caplen, uint32_t len) {
+                          wm_packet v{};
+                          core::decode_packet(d, caplen, len, lt, v);
+                          if (!(v.flags & WM_PKT_L4) || v.payload_len == 0) return;
+                          visit(v, static_cast<const uint8_t*>(d) + v.payload_off);
+                        });
+}
+
+// A seed that is one control byte, then `len` bytes of `data`.
+inline std::string seed_of(uint8_t control, const uint8_t* data, size_t len) {
+  std::string seed(1, static_cast<char>(control));
+  seed.append(reinterpret_cast<const char*>(data), len);
+  return seed;
+}
+
 }  // namespace wiremeter::fuzz

@@ -36,16 +36,12 @@ int main(int argc, char** argv) {
   using Key = std::tuple<std::string, std::string, uint16_t, uint16_t>;
   std::map<Key, bool> opened_with_hello;  // by the client's key: does the flow start TLS
   std::map<Key, std::pair<bool, std::string>> streams;  // by sender: (is the server, bytes)
-  int status = wiremeter::fuzz::for_each_frame(
-      "tls_corpus", argc, argv, out,
-      [&](wiremeter::core::LinkType lt, const u_char* d, uint32_t caplen, uint32_t len) {
-        wm_packet v{};
-        wiremeter::core::decode_packet(d, caplen, len, lt, v);
-        if (!(v.flags & WM_PKT_L4) || v.l4_proto != 6 || v.payload_len == 0) return;
+  int status = wiremeter::fuzz::for_each_payload(
+      "tls_corpus", argc, argv, out, [&](const wm_packet& v, const uint8_t* payload) {
+        if (v.l4_proto != 6) return;
         std::string src(reinterpret_cast<const char*>(v.src_addr), 16);
         std::string dst(reinterpret_cast<const char*>(v.dst_addr), 16);
         Key fwd{src, dst, v.src_port, v.dst_port}, rev{dst, src, v.dst_port, v.src_port};
-        const uint8_t* payload = d + v.payload_off;
         if (!opened_with_hello.count(fwd) && !opened_with_hello.count(rev)) {
           opened_with_hello[fwd] = client_hello(payload, v.payload_len);
         }

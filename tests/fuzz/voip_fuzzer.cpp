@@ -36,23 +36,18 @@ bool starts_like_sip(const uint8_t* p, size_t n) {
 
 int main(int argc, char** argv) {
   wiremeter::fuzz::SeedWriter* out = nullptr;
-  return wiremeter::fuzz::for_each_frame(
-      "voip_corpus", argc, argv, out,
-      [&](wiremeter::core::LinkType lt, const u_char* d, uint32_t caplen, uint32_t len) {
-        wm_packet v{};
-        wiremeter::core::decode_packet(d, caplen, len, lt, v);
-        if (!(v.flags & WM_PKT_L4) || v.payload_len == 0) return;
-        const uint8_t* payload = d + v.payload_off;
+  return wiremeter::fuzz::for_each_payload(
+      "voip_corpus", argc, argv, out, [&](const wm_packet& v, const uint8_t* payload) {
         bool sip_port = v.src_port == 5060 || v.dst_port == 5060;
         bool tcp = v.l4_proto == 6, udp = v.l4_proto == 17;
         bool sip =
             (tcp && sip_port) || (udp && (sip_port || starts_like_sip(payload, v.payload_len)));
         bool rtp = udp && !sip && (payload[0] & 0xc0) == 0x80 && v.payload_len >= 12;
         if (!sip && !rtp) return;
-        std::string seed(1,
-                         static_cast<char>((tcp ? 1 : 0) | (v.src_port == 5060 ? 2 : 0) |
-                                           ((v.flags & WM_PKT_FRAGMENT) ? 4 : 0) | (rtp ? 8 : 0)));
-        seed.append(reinterpret_cast<const char*>(payload), v.payload_len);
+        std::string seed = wiremeter::fuzz::seed_of(
+            static_cast<uint8_t>((tcp ? 1 : 0) | (v.src_port == 5060 ? 2 : 0) |
+                                 ((v.flags & WM_PKT_FRAGMENT) ? 4 : 0) | (rtp ? 8 : 0)),
+            payload, v.payload_len);
         // RTP seeds differ in their sequence numbers only: one per first 2 bytes + SSRC.
         std::string key = rtp ? seed.substr(0, 3) + seed.substr(9, 4) : seed;
         out->add(seed, key);
@@ -67,31 +62,15 @@ int main(int argc, char** argv) {
 #include <memory>
 #include <span>
 
+#include "fuzz_checks.hpp"
 #include "voip_plugin.hpp"
 #include "voip_rtp.hpp"
 #include "voip_sip.hpp"
 
 namespace {
 
+using wiremeter::fuzz::valid_utf8;
 using namespace wiremeter::voip;
-
-bool valid_utf8(const char* s, size_t n) {
-  const auto* p = reinterpret_cast<const uint8_t*>(s);
-  for (size_t i = 0; i < n;) {
-    uint8_t b = p[i];
-    size_t len = b < 0x80                 ? 1
-                 : b >= 0xc2 && b <= 0xdf ? 2
-                 : b >= 0xe0 && b <= 0xef ? 3
-                 : b >= 0xf0 && b <= 0xf4 ? 4
-                                          : 0;
-    if (len == 0 || i + len > n) return false;
-    for (size_t k = 1; k < len; ++k) {
-      if ((p[i + k] & 0xc0) != 0x80) return false;
-    }
-    i += len;
-  }
-  return true;
-}
 
 // Every view the parser returns lies within the buffer it was given.
 void check_view(std::string_view v, const uint8_t* data, size_t len) {

@@ -914,58 +914,42 @@ Plugin::Totals Plugin::totals(std::span<Worker* const> workers) {
   return t;
 }
 
-std::vector<ClientEntry> Plugin::clients(std::span<Worker* const> workers) {
-  std::vector<ClientEntry> out;
+// One table of every worker, merged by key: the first worker's entry, with the others' merged
+// into it by `merge` (a client's broadcast and the server's reply can reach different workers).
+template <typename Row, typename TableOf, typename Merge>
+std::vector<Row> merge_tables(std::span<Worker* const> workers, TableOf&& table_of, Merge&& merge) {
+  std::vector<Row> out;
   std::unordered_map<uint64_t, size_t> at;
   for (Worker* w : workers) {
     if (!w) continue;
     auto lock = w->lock();
-    w->clients().for_each([&](const ClientEntry& c) {
-      auto [it, fresh] = at.try_emplace(c.key, out.size());
+    table_of(*w).for_each([&](const auto& e) {
+      auto [it, fresh] = at.try_emplace(e.key, out.size());
       if (fresh) {
-        out.push_back(c);
+        out.push_back(Row{e});
       } else {
-        merge_client(out[it->second], c);
+        merge(out[it->second], e);
       }
     });
   }
   return out;
 }
 
+std::vector<ClientEntry> Plugin::clients(std::span<Worker* const> workers) {
+  return merge_tables<ClientEntry>(
+      workers, [](Worker & w) -> auto& { return w.clients(); }, merge_client);
+}
+
 std::vector<ServerEntry> Plugin::servers(std::span<Worker* const> workers) {
-  std::vector<ServerEntry> out;
-  std::unordered_map<uint64_t, size_t> at;
-  for (Worker* w : workers) {
-    if (!w) continue;
-    auto lock = w->lock();
-    w->servers().for_each([&](const ServerEntry& s) {
-      auto [it, fresh] = at.try_emplace(s.key, out.size());
-      if (fresh) {
-        out.push_back(s);
-      } else {
-        merge_server(out[it->second], s);
-      }
-    });
-  }
-  return out;
+  return merge_tables<ServerEntry>(
+      workers, [](Worker & w) -> auto& { return w.servers(); }, merge_server);
 }
 
 std::vector<LeaseRow> Plugin::leases(std::span<Worker* const> workers, uint64_t now_ns,
                                      const std::vector<ClientEntry>& clients) {
-  std::vector<LeaseRow> out;
-  std::unordered_map<uint64_t, size_t> at;
-  for (Worker* w : workers) {
-    if (!w) continue;
-    auto lock = w->lock();
-    w->leases().for_each([&](const LeaseEntry& l) {
-      auto [it, fresh] = at.try_emplace(l.key, out.size());
-      if (fresh) {
-        out.push_back({l});
-      } else {
-        merge_lease(out[it->second].lease, l);
-      }
-    });
-  }
+  std::vector<LeaseRow> out = merge_tables<LeaseRow>(
+      workers, [](Worker & w) -> auto& { return w.leases(); },
+      [](LeaseRow& r, const LeaseEntry& l) { merge_lease(r.lease, l); });
   std::unordered_map<uint64_t, const ClientEntry*> by_mac;
   for (const ClientEntry& c : clients) by_mac[c.key] = &c;
   for (LeaseRow& r : out) {

@@ -750,16 +750,9 @@ std::vector<Plugin::TopRow> Plugin::top_names(std::span<Worker* const> workers, 
 }
 
 std::vector<Transaction> Plugin::transactions(std::span<Worker* const> workers, uint64_t& dropped) {
-  std::vector<Transaction> all;
-  dropped = 0;
-  for (Worker* w : workers) {
-    if (!w) continue;
-    dropped += w->transactions().dropped();
-    w->transactions().for_each([&](const Transaction& t) { all.push_back(t); });
-  }
-  std::stable_sort(all.begin(), all.end(),
-                   [](const Transaction& a, const Transaction& b) { return a.ts_ns < b.ts_ns; });
-  return all;
+  return merge_logs<Transaction>(
+      workers, [](const Worker& w) -> const RecordLog<Transaction>& { return w.transactions(); },
+      [](const Transaction& t) { return t.ts_ns; }, dropped);
 }
 
 void Plugin::collect(std::span<Worker* const> workers, MetricSink& sink) {

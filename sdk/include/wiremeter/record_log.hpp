@@ -6,9 +6,11 @@
 // transaction, never per packet: the worker holds it for one copy, the reader for one pass.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <span>
 #include <vector>
 
 namespace wiremeter {
@@ -84,5 +86,24 @@ class RecordLog {
   uint64_t total_ = 0;
   uint64_t dropped_ = 0;
 };
+
+// The records of every worker's log in one list, oldest first (by `time_of`, stable for equal
+// times), with `dropped` the records the logs overwrote. `log_of(worker)` returns the worker's
+// RecordLog; null workers are skipped. Control plane.
+template <typename T, typename Worker, typename LogOf, typename TimeOf>
+std::vector<T> merge_logs(std::span<Worker* const> workers, LogOf&& log_of, TimeOf&& time_of,
+                          uint64_t& dropped) {
+  std::vector<T> all;
+  dropped = 0;
+  for (Worker* w : workers) {
+    if (!w) continue;
+    const RecordLog<T>& log = log_of(*w);
+    dropped += log.dropped();
+    log.for_each([&](const T& r) { all.push_back(r); });
+  }
+  std::stable_sort(all.begin(), all.end(),
+                   [&](const T& a, const T& b) { return time_of(a) < time_of(b); });
+  return all;
+}
 
 }  // namespace wiremeter
