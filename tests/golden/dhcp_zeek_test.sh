@@ -47,7 +47,8 @@ for f in "${files[@]}"; do
     fail "tshark -r $f failed"
 done
 
-python3 - "$dir" "$work" "$known" "${files[@]}" <<'PY'
+PYTHONPATH="$(cd "$(dirname "$0")" && pwd)" python3 - "$dir" "$work" "$known" "${files[@]}" <<'PY'
+import golden_lib
 import collections, json, os, re, sys
 
 captures, work, known_file = sys.argv[1:4]
@@ -225,29 +226,9 @@ for capture in files:
 
 # --- Known differences: "capture<TAB>check<TAB>side<TAB>count<TAB>the row's fields<TAB>reason";
 # '#' starts a comment.
-known = {}
-with open(known_file) as f:
-    for n, line in enumerate(f, 1):
-        line = line.rstrip("\n")
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split("\t")
-        if len(parts) < 6 or not parts[-1].strip() or not parts[3].isdigit():
-            sys.exit(f"FAIL: {known_file}:{n}: want capture, check, side, count, the row's fields "
-                     "and a reason, tab-separated")
-        known[tuple(parts[:3] + parts[4:-1])] = int(parts[3])
-for k in sorted(found.keys() - known.keys()):
-    ok = False
-    print("NEW DIFFERENCE: " + "\t".join(k[:3] + (str(found[k]),) + k[3:]))
-for k in sorted(known.keys() - found.keys()):
-    ok = False
-    print(f"NO LONGER DIFFERENT (remove from {os.path.basename(known_file)}): " + "\t".join(k))
-for k in sorted(known.keys() & found.keys()):
-    if known[k] != found[k]:
-        ok = False
-        print("CHANGED COUNT: " + "\t".join(k) + f": was {known[k]}, now {found[k]}")
+golden_lib.check_known(found, known_file, 3)
 if not ok:
-    sys.exit("FAIL: the differences are not the known ones")
+    sys.exit("FAIL: see the lines above")
 agree = sum(s[1] for s in stats.values())
 total = sum(s[0] for s in stats.values())
 print(f"PASS: {agree} of {total} reference rows agree ({len(found)} known differences)")

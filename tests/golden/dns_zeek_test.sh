@@ -39,7 +39,8 @@ for f in "${files[@]}"; do
     >"$out" 2>"$out.log" || { cat "$out.log" >&2; fail "wiremeter --pcap $f failed"; }
 done
 
-python3 - "$dir" "$work" "$known" <<'PY'
+PYTHONPATH="$(cd "$(dirname "$0")" && pwd)" python3 - "$dir" "$work" "$known" <<'PY'
+import golden_lib
 import collections, ipaddress, json, os, re, sys
 
 captures, work, known_file = sys.argv[1:4]
@@ -179,29 +180,9 @@ for capture, want in EXPECT.items():
 # --- Known differences: "capture<TAB>side<TAB>count<TAB>the row's fields<TAB>reason", where
 # the row is what the NEW DIFFERENCE line prints (Zeek: query, qtype, rcode, answers, TTLs);
 # '#' starts a comment.
-known = {}
-with open(known_file) as f:
-    for n, line in enumerate(f, 1):
-        line = line.rstrip("\n")
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split("\t")
-        if len(parts) < 5 or not parts[-1].strip() or not parts[2].isdigit():
-            sys.exit(f"FAIL: {known_file}:{n}: want capture, side, count, the row's fields and "
-                     "a reason, tab-separated")
-        known[tuple(parts[:2] + parts[3:-1])] = int(parts[2])
-for k in sorted(found.keys() - known.keys()):
-    ok = False
-    print("NEW DIFFERENCE: " + "\t".join(k[:2] + (str(found[k]),) + k[2:]))
-for k in sorted(known.keys() - found.keys()):
-    ok = False
-    print(f"NO LONGER DIFFERENT (remove from {os.path.basename(known_file)}): " + "\t".join(k))
-for k in sorted(known.keys() & found.keys()):
-    if known[k] != found[k]:
-        ok = False
-        print("CHANGED COUNT: " + "\t".join(k) + f": was {known[k]}, now {found[k]}")
+golden_lib.check_known(found, known_file, 2)
 if not ok:
-    sys.exit("FAIL: the differences are not the known ones")
+    sys.exit("FAIL: see the lines above")
 for capture, (total, agree) in stats.items():
     known_n = sum(n for k, n in found.items() if k[0] == capture and k[1] == "reference-only")
     print(f"{capture}: {agree} of {total} reference transactions agree, {known_n} known "

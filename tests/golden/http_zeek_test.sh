@@ -52,7 +52,8 @@ for f in "${files[@]}"; do
   esac
 done
 
-python3 - "$dir" "$work" "$known" <<'PY'
+PYTHONPATH="$(cd "$(dirname "$0")" && pwd)" python3 - "$dir" "$work" "$known" <<'PY'
+import golden_lib
 import collections, json, os, re, sys
 
 captures, work, known_file = sys.argv[1:4]
@@ -182,30 +183,7 @@ for capture in ("ndpi/1kxun.pcap", "ndpi/anyconnect-vpn.pcap", "ndpi/6in4tunnel.
 
 # --- Known differences: "capture<TAB>side<TAB>count<TAB>the row's fields<TAB>reason", where
 # the row is what the NEW DIFFERENCE line prints; '#' starts a comment.
-known = {}
-with open(known_file) as f:
-    for n, line in enumerate(f, 1):
-        line = line.rstrip("\n")
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split("\t")
-        if len(parts) < 5 or not parts[-1].strip() or not parts[2].isdigit():
-            sys.exit(f"FAIL: {known_file}:{n}: want capture, side, count, the row's fields and "
-                     "a reason, tab-separated")
-        known[tuple(parts[:2] + parts[3:-1])] = int(parts[2])
-ok = True
-for k in sorted(found.keys() - known.keys()):
-    ok = False
-    print("NEW DIFFERENCE: " + "\t".join(k[:2] + (str(found[k]),) + k[2:]))
-for k in sorted(known.keys() - found.keys()):
-    ok = False
-    print(f"NO LONGER DIFFERENT (remove from {os.path.basename(known_file)}): " + "\t".join(k))
-for k in sorted(known.keys() & found.keys()):
-    if known[k] != found[k]:
-        ok = False
-        print("CHANGED COUNT: " + "\t".join(k) + f": was {known[k]}, now {found[k]}")
-if not ok:
-    sys.exit("FAIL: the differences are not the known ones")
+golden_lib.check_known(found, known_file, 2)
 for capture, (total, agree) in stats.items():
     known_n = sum(n for k, n in found.items() if k[0] == capture and k[1] == "reference-only")
     print(f"{capture}: {agree} of {total} reference rows agree, {known_n} known differences, "

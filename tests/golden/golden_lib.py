@@ -1,0 +1,47 @@
+"""Shared by the golden test scripts: the known-differences file and the check against it.
+
+A known-differences file lists, one per line, the rows where wiremeter and the reference differ
+on purpose: tab-separated key columns (capture, side, ...), the number of such rows, the row's
+fields, and the reason; '#' starts a comment. A test passes only when the differences it finds
+are exactly those: a new one fails, and so does one that went away, until it is removed.
+"""
+import os
+import sys
+
+
+def read_known(path, key_columns):
+    """{(key columns..., row fields...): count} from the file; exits with a one-line error on a
+    malformed line. The count is the column after the `key_columns` key columns."""
+    known = {}
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            parts = line.split("\t")
+            if (len(parts) < key_columns + 3 or not parts[-1].strip()
+                    or not parts[key_columns].isdigit()):
+                sys.exit(f"FAIL: {path}:{n}: want {key_columns} key columns, a count, the row's "
+                         "fields and a reason, tab-separated")
+            known[tuple(parts[:key_columns] + parts[key_columns + 1:-1])] = int(parts[key_columns])
+    return known
+
+
+def check_known(found, path, key_columns):
+    """Compares the differences found ({key: count}) with the file; prints each mismatch and
+    exits with FAIL when there is one."""
+    known = read_known(path, key_columns)
+    ok = True
+    for k in sorted(found.keys() - known.keys()):
+        ok = False
+        print("NEW DIFFERENCE: " +
+              "\t".join(k[:key_columns] + (str(found[k]),) + k[key_columns:]))
+    for k in sorted(known.keys() - found.keys()):
+        ok = False
+        print(f"NO LONGER DIFFERENT (remove from {os.path.basename(path)}): " + "\t".join(k))
+    for k in sorted(known.keys() & found.keys()):
+        if known[k] != found[k]:
+            ok = False
+            print("CHANGED COUNT: " + "\t".join(k) + f": was {known[k]}, now {found[k]}")
+    if not ok:
+        sys.exit("FAIL: the differences are not the known ones")
