@@ -809,19 +809,7 @@ bool tx_matches(const Transaction& t, const std::string& needle) {
   return false;
 }
 
-std::array<uint64_t, kRttBuckets> cumulative(const std::array<uint64_t, kRttBuckets>& b) {
-  std::array<uint64_t, kRttBuckets> c{};
-  uint64_t running = 0;
-  for (size_t i = 0; i < kRttBuckets; ++i) c[i] = running += b[i];
-  return c;
-}
-
-constexpr std::array<double, kRttBoundsUs.size()> rtt_bounds_seconds() {
-  std::array<double, kRttBoundsUs.size()> s{};
-  for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<double>(kRttBoundsUs[i]) / 1e6;
-  return s;
-}
-constexpr std::array<double, kRttBoundsUs.size()> kRttBoundsSeconds = rtt_bounds_seconds();
+constexpr std::array<double, kRttBoundsUs.size()> kRttBoundsSeconds = seconds_from_us(kRttBoundsUs);
 
 uint64_t latest(std::span<Worker* const> workers) {
   uint64_t n = 0;

@@ -58,40 +58,12 @@ std::string type_text(uint16_t type) {
   return std::string(buf, n);
 }
 
-std::array<uint64_t, kRttBuckets> cumulative(const std::array<uint64_t, kRttBuckets>& b) {
-  std::array<uint64_t, kRttBuckets> c{};
-  uint64_t running = 0;
-  for (size_t i = 0; i < kRttBuckets; ++i) c[i] = running += b[i];
-  return c;
-}
+constexpr std::array<double, kRttBoundsUs.size()> kRttBoundsSeconds = seconds_from_us(kRttBoundsUs);
 
-constexpr std::array<double, kRttBoundsUs.size()> rtt_bounds_seconds() {
-  std::array<double, kRttBoundsUs.size()> s{};
-  for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<double>(kRttBoundsUs[i]) / 1e6;
-  return s;
-}
-constexpr std::array<double, kRttBoundsUs.size()> kRttBoundsSeconds = rtt_bounds_seconds();
-
-double ms(uint64_t us) { return static_cast<double>(us) / 1000.0; }
 
 // Unix seconds with microseconds. Through integer microseconds (exact in a double until 2255)
 // so that 1591780794.740079 prints as that, not as ns / 1e9's 1591780794.7400792.
 double seconds(uint64_t ns) { return static_cast<double>(ns / 1000) / 1e6; }
-
-// {"min","avg","max"} in milliseconds, or null before the first response.
-void write_rtt(JsonWriter& w, std::string_view key, uint64_t count, uint64_t sum_us,
-               uint64_t min_us, uint64_t max_us) {
-  w.key(key);
-  if (!count) {
-    w.null();
-    return;
-  }
-  w.begin_object()
-      .field("min", ms(min_us))
-      .field("avg", static_cast<double>(sum_us) / 1000.0 / static_cast<double>(count))
-      .field("max", ms(max_us))
-      .end_object();
-}
 
 void write_rcodes(JsonWriter& w, const std::array<uint64_t, kRcodes>& rcodes) {
   w.key("rcodes").begin_object();
@@ -110,7 +82,7 @@ void write_server(JsonWriter& w, const Plugin::ServerRow& r) {
       .field("errors", s.errors)
       .field("unanswered", s.unanswered)
       .field("retransmissions", s.retransmissions);
-  write_rtt(w, "rtt_ms", s.rtt_count, s.rtt_sum_us, s.rtt_min_us, s.rtt_max_us);
+  write_ms_stats(w, "rtt_ms", s.rtt_count, s.rtt_sum_us, s.rtt_min_us, s.rtt_max_us);
   write_rcodes(w, s.rcodes);
   w.end_object();
 }
@@ -861,7 +833,7 @@ void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {
       .field("untracked_queries", t.pending_full)
       .field("queries_per_s", queries_per_s_.load(std::memory_order_relaxed))
       .field("response_ms_avg", response_ms_avg_.load(std::memory_order_relaxed));
-  write_rtt(out, "response_ms", t.rtt_count, t.rtt_sum_us, t.rtt_min_us, t.rtt_max_us);
+  write_ms_stats(out, "response_ms", t.rtt_count, t.rtt_sum_us, t.rtt_min_us, t.rtt_max_us);
   write_rcodes(out, t.rcodes);
 
   std::vector<ServerRow> srv = servers(workers);

@@ -16,38 +16,12 @@ double ms(uint64_t us) { return static_cast<double>(us) / 1000.0; }
 // Unix seconds with microseconds, through integer microseconds so that they print exactly.
 double seconds(uint64_t ns) { return static_cast<double>(ns / 1000) / 1e6; }
 
-constexpr std::array<double, kRtBoundsUs.size()> rt_bounds_seconds() {
-  std::array<double, kRtBoundsUs.size()> s{};
-  for (size_t i = 0; i < s.size(); ++i) s[i] = static_cast<double>(kRtBoundsUs[i]) / 1e6;
-  return s;
-}
-constexpr std::array<double, kRtBoundsUs.size()> kRtBoundsSeconds = rt_bounds_seconds();
-
-std::array<uint64_t, kRtBuckets> cumulative(const std::array<uint64_t, kRtBuckets>& b) {
-  std::array<uint64_t, kRtBuckets> c{};
-  uint64_t running = 0;
-  for (size_t i = 0; i < kRtBuckets; ++i) c[i] = running += b[i];
-  return c;
-}
+constexpr std::array<double, kRtBoundsUs.size()> kRtBoundsSeconds = seconds_from_us(kRtBoundsUs);
 
 uint64_t errors(const MessageStats& s) { return s.classes[3] + s.classes[4]; }
 
 double rt_avg_us(const MessageStats& s) {
   return s.rt_count ? static_cast<double>(s.rt_sum_us) / static_cast<double>(s.rt_count) : -1.0;
-}
-
-void write_rt(JsonWriter& w, std::string_view key, uint64_t count, uint64_t sum_us, uint64_t min_us,
-              uint64_t max_us) {
-  w.key(key);
-  if (!count) {
-    w.null();
-    return;
-  }
-  w.begin_object()
-      .field("min", ms(min_us))
-      .field("avg", static_cast<double>(sum_us) / 1000.0 / static_cast<double>(count))
-      .field("max", ms(max_us))
-      .end_object();
 }
 
 void write_histogram(JsonWriter& w, const std::array<uint64_t, kRtBuckets>& buckets) {
@@ -85,7 +59,7 @@ void write_stats_fields(JsonWriter& w, const MessageStats& s, bool detail) {
   if (s.codes_other) w.field("other", s.codes_other);
   w.end_object();
   w.field("request_bytes", s.request_bytes).field("response_bytes", s.response_bytes);
-  write_rt(w, "response_ms", s.rt_count, s.rt_sum_us, s.rt_min_us, s.rt_max_us);
+  write_ms_stats(w, "response_ms", s.rt_count, s.rt_sum_us, s.rt_min_us, s.rt_max_us);
   if (detail) write_histogram(w, s.rt);
   w.key("first_seen");
   if (s.first_ns) {
@@ -419,7 +393,7 @@ void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {
       .field("resyncs", t.resyncs)
       .field("requests_per_s", requests_per_s_.load(std::memory_order_relaxed))
       .field("response_ms_avg", response_ms_avg_.load(std::memory_order_relaxed));
-  write_rt(out, "response_ms", t.rt_count, t.rt_sum_us, t.rt_min_us, t.rt_max_us);
+  write_ms_stats(out, "response_ms", t.rt_count, t.rt_sum_us, t.rt_min_us, t.rt_max_us);
   write_histogram(out, t.rt);
   out.key("methods").begin_object();
   for (size_t m = 0; m < kMethodCount; ++m) {

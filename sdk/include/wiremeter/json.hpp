@@ -145,4 +145,20 @@ class JsonWriter {
   bool after_key_ = false;
 };
 
+// {"min", "avg", "max"} in milliseconds under `key`, from times kept in microseconds; null
+// while there is none (count 0). Response times, round trips.
+inline void write_ms_stats(JsonWriter& w, std::string_view key, uint64_t count, uint64_t sum_us,
+                           uint64_t min_us, uint64_t max_us) {
+  w.key(key);
+  if (!count) {
+    w.null();
+    return;
+  }
+  w.begin_object()
+      .field("min", static_cast<double>(min_us) / 1000.0)
+      .field("avg", static_cast<double>(sum_us) / 1000.0 / static_cast<double>(count))
+      .field("max", static_cast<double>(max_us) / 1000.0)
+      .end_object();
+}
+
 }  // namespace wiremeter

@@ -35,6 +35,7 @@
 
 #include <wiremeter/abi.h>
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -178,6 +179,22 @@ struct Labels {
   const char* values[kMax] = {};
   uint32_t n = 0;
 };
+
+// Histograms kept as counts per bucket, for MetricSink::histogram(): the cumulative counts it
+// takes, and bucket bounds kept in microseconds as the seconds Prometheus wants.
+template <size_t N>
+std::array<uint64_t, N> cumulative(const std::array<uint64_t, N>& per_bucket) {
+  std::array<uint64_t, N> c{};
+  uint64_t running = 0;
+  for (size_t i = 0; i < N; ++i) c[i] = running += per_bucket[i];
+  return c;
+}
+template <size_t N>
+constexpr std::array<double, N> seconds_from_us(const std::array<uint64_t, N>& us) {
+  std::array<double, N> s{};
+  for (size_t i = 0; i < N; ++i) s[i] = static_cast<double>(us[i]) / 1e6;
+  return s;
+}
 
 // Receives samples during collect(). Thread-safety: valid only inside collect().
 class MetricSink {
