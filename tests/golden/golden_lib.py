@@ -45,3 +45,36 @@ def check_known(found, path, key_columns):
             print("CHANGED COUNT: " + "\t".join(k) + f": was {known[k]}, now {found[k]}")
     if not ok:
         sys.exit("FAIL: the differences are not the known ones")
+
+
+def check_known_values(found, path, key_columns, value_columns):
+    """The same check for files that list a difference by its values instead of a count: each
+    line is `key_columns` key columns, `value_columns` values (as the test prints them: the
+    reference's and ours, in the test's order) and a reason. `found` is {key tuple: values
+    tuple}; values compare as text. Exits with FAIL on a malformed line or any mismatch."""
+    known = {}
+    width = key_columns + value_columns + 1
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            parts = line.split("\t")
+            if len(parts) != width or not parts[-1].strip():
+                sys.exit(f"FAIL: {path}:{n}: want {key_columns} key columns, {value_columns} "
+                         "values and a reason, tab-separated")
+            known[tuple(parts[:key_columns])] = tuple(parts[key_columns:-1])
+    found = {k: tuple(str(v) for v in vals) for k, vals in found.items()}
+    ok = True
+    for k in sorted(found.keys() - known.keys()):
+        ok = False
+        print("NEW DIFFERENCE: " + "\t".join(k + found[k]))
+    for k in sorted(known.keys() - found.keys()):
+        ok = False
+        print(f"NO LONGER DIFFERENT (remove from {os.path.basename(path)}): " + "\t".join(k))
+    for k in sorted(known.keys() & found.keys()):
+        if known[k] != found[k]:
+            ok = False
+            print("CHANGED: " + "\t".join(k) + f": was {known[k]}, now {found[k]}")
+    if not ok:
+        sys.exit("FAIL: the differences are not the known ones")

@@ -40,8 +40,10 @@ need_cmd tshark python3
 [ -f "$plugin_dir/libwm_l2.so" ] || fail "no l2 plugin in $plugin_dir"
 [ -f "$known" ] || fail "missing known-differences file $known"
 
+export PYTHONPATH="$(cd "$(dirname "$0")" && pwd)"
 exec python3 - "$wiremeter" "$plugin_dir" "$captures" "$known" <<'PY'
 import collections, glob, json, os, re, subprocess, sys
+import golden_lib
 
 wiremeter, plugin_dir, captures, known_file = sys.argv[1:5]
 FIELDS = ["frame.len", "eth.dst", "vlan.id", "vlan.priority", "ieee8021ad.id",
@@ -202,31 +204,8 @@ print(f"{'tcpdump -e ' + capture:58} {len(keys):6} {agree:6}  {100.0 * agree / m
 total_values += len(keys)
 total_agree += agree
 
-# --- Known differences: "capture<TAB>key<TAB>reference<TAB>ours<TAB>reason"; '#' comments.
-known = {}
-with open(known_file) as f:
-    for n, line in enumerate(f, 1):
-        line = line.rstrip("\n")
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split("\t")
-        if len(parts) != 5 or not parts[4].strip():
-            sys.exit(f"FAIL: {known_file}:{n}: want capture, key, reference, ours and a reason, "
-                     "tab-separated")
-        known[(parts[0], parts[1])] = (int(parts[2]), int(parts[3]))
-ok = True
-for k in sorted(found.keys() - known.keys()):
-    ok = False
-    print(f"NEW DIFFERENCE: {k[0]}\t{k[1]}\t{found[k][0]}\t{found[k][1]}")
-for k in sorted(known.keys() - found.keys()):
-    ok = False
-    print(f"NO LONGER DIFFERENT (remove from {os.path.basename(known_file)}): {k[0]}\t{k[1]}")
-for k in sorted(known.keys() & found.keys()):
-    if known[k] != found[k]:
-        ok = False
-        print(f"CHANGED: {k[0]}\t{k[1]}: was {known[k]}, now {found[k]}")
-if not ok:
-    sys.exit("FAIL: the differences are not the known ones")
+# --- Known differences: capture, key, reference, ours, reason.
+golden_lib.check_known_values(found, known_file, 2, 2)
 print(f"PASS: {total_agree} of {total_values} values agree over {len(files)} captures "
       f"and tcpdump's 802.1ad_QinQ.out; {len(found)} known differences")
 PY

@@ -51,8 +51,9 @@ done
 # Cipher suite names as Wireshark knows them, for tshark's numeric output.
 tshark -G values 2>/dev/null | grep -P '^V\ttls.handshake.ciphersuite\t' >"$work/ciphers"
 
-python3 - "$dir" "$work" "$known" "${ndpi[@]}" <<'PY'
+PYTHONPATH="$(cd "$(dirname "$0")" && pwd)" python3 - "$dir" "$work" "$known" "${ndpi[@]}" <<'PY'
 import collections, ipaddress, json, os, re, sys
+import golden_lib
 
 captures, work, known_file = sys.argv[1:4]
 ndpi_captures = sys.argv[4:]
@@ -208,32 +209,8 @@ print(f"{'capture':40} {'source':7} {'fields':>6} {'agree':>6}  agreement")
 for (capture, source), (n, agree) in stats.items():
     print(f"{capture:40} {source:7} {n:6} {agree:6}  {100.0 * agree / max(n, 1):6.2f}%")
 
-# --- Known differences: "capture<TAB>source<TAB>flow<TAB>field<TAB>ours<TAB>reference<TAB>
-# reason"; '#' starts a comment.
-known = {}
-with open(known_file) as f:
-    for n, line in enumerate(f, 1):
-        line = line.rstrip("\n")
-        if not line.strip() or line.startswith("#"):
-            continue
-        parts = line.split("\t")
-        if len(parts) != 7 or not parts[6].strip():
-            sys.exit(f"FAIL: {known_file}:{n}: want capture, source, flow, field, ours, "
-                     "reference and a reason, tab-separated")
-        known[tuple(parts[:4])] = tuple(parts[4:6])
-ok = True
-for k in sorted(found.keys() - known.keys()):
-    ok = False
-    print("NEW DIFFERENCE: " + "\t".join(k + found[k]))
-for k in sorted(known.keys() - found.keys()):
-    ok = False
-    print(f"NO LONGER DIFFERENT (remove from {os.path.basename(known_file)}): " + "\t".join(k))
-for k in sorted(known.keys() & found.keys()):
-    if known[k] != found[k]:
-        ok = False
-        print("CHANGED: " + "\t".join(k) + f": was {known[k]}, now {found[k]}")
-if not ok:
-    sys.exit("FAIL: the differences are not the known ones")
+# --- Known differences: capture, source, flow, field, ours, reference, reason.
+golden_lib.check_known_values(found, known_file, 4, 2)
 total = sum(n for n, _ in stats.values())
 agree = sum(a for _, a in stats.values())
 print(f"PASS: {agree} of {total} fields agree; {len(found)} known differences")
