@@ -101,6 +101,9 @@ pipeline_field() {  # variant field
 pps_bare=$(pipeline_field pipeline/no_plugins items_per_second)
 pps_plugins=$(pipeline_field pipeline/all_plugins items_per_second)
 pps_plugins_cold=$(pipeline_field pipeline/all_plugins_cold items_per_second)
+# dpi alone, cold: nDPI classifying every flow as ndpiReader does, and nothing else. No pipeline
+# that feeds nDPI the same packets can beat it cold, so it bounds the cold ratio.
+pps_dpi_cold=$(pipeline_field pipeline/only_dpi_cold items_per_second)
 packets=$(pipeline_field pipeline/no_plugins packets)
 plugins=$(awk -F'plugins: ' '/"label":/ && /plugins: / { sub(/",?$/, "", $2); print $2; exit }' \
   "$tmp/pipeline.json")
@@ -190,6 +193,7 @@ printf "  %-52s %11s %10s\n" "" "packets/s" "ns/packet"
 row "pipeline_benchmark, no plugins (1 core, memory)" "$pps_bare"
 row "pipeline_benchmark, all plugins, warm (flows kept)" "$pps_plugins"
 row "pipeline_benchmark, all plugins, cold (every flow new)" "$pps_plugins_cold"
+[[ -z $pps_dpi_cold ]] || row "pipeline_benchmark, dpi alone, cold" "$pps_dpi_cold"
 row "wiremeter live, sink, net_pcap infinite_rx (${live_secs} s)" "$pps_live"
 row "dpdk-testpmd rxonly, net_pcap infinite_rx" "$pps_testpmd"
 row "ndpiReader, own figure (IP packets/s)" "$pps_ndpi"
@@ -197,5 +201,7 @@ row "ndpiReader, all packets/s (own x $ndpi_total/$ndpi_ip)" "$pps_ndpi_all"
 echo
 ratio "pipeline all plugins / ndpiReader (all packets)" "$pps_plugins" "$pps_ndpi_all"
 ratio "pipeline all plugins, cold / ndpiReader (all packets)" "$pps_plugins_cold" "$pps_ndpi_all"
+[[ -z $pps_dpi_cold ]] ||
+  ratio "pipeline dpi alone, cold / ndpiReader (the cold ceiling)" "$pps_dpi_cold" "$pps_ndpi_all"
 ratio "pipeline no plugins / ndpiReader (all packets)" "$pps_bare" "$pps_ndpi_all"
 ratio "wiremeter live / dpdk-testpmd rxonly" "$pps_live" "$pps_testpmd"

@@ -222,6 +222,10 @@ int run(int argc, char** argv) {
     single_workers.push_back(std::make_unique<core::Worker>(cfg, &ports, h->init_worker(0, 1)));
     pipelines.push_back(
         {std::string("pipeline/only_") + p->desc->name, single_workers.back().get(), what});
+    // Cold too: a module's first-packet work (new table entries, parsers that run at the start
+    // of a flow, nDPI's classification for dpi) only shows when flows are new.
+    pipelines.push_back({std::string("pipeline/only_") + p->desc->name + "_cold",
+                         single_workers.back().get(), what, true});
     single_hosts.push_back(std::move(h));
   }
   for (const Pipeline& p : pipelines) {
