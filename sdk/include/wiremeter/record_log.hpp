@@ -19,8 +19,11 @@ template <typename T>
 class RecordLog {
  public:
   // Keeps the newest `capacity` records; older ones are counted in dropped().
+  // The whole capacity is reserved at once, so push() never allocates or moves the records on
+  // the data path. It costs address space, not memory: the pages are only touched as records
+  // arrive.
   explicit RecordLog(size_t capacity) : capacity_(capacity ? capacity : 1) {
-    buffer_.reserve(capacity_ < 4096 ? capacity_ : 4096);
+    buffer_.reserve(capacity_);
   }
 
   void push(const T& record) {
