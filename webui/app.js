@@ -582,7 +582,7 @@ const MODULE_VIEWS = {
   dns: {views: ['servers', 'names', 'top_names', 'transactions'],
     detail: {servers: (r) => `servers/${r.server}`}},
   dhcp: {views: ['clients', 'servers', 'leases', 'transactions'],
-    detail: {clients: (r) => `clients/${r.mac}`}},
+    detail: {clients: (r) => `clients/${r.mac}`, servers: (r) => `servers/${r.server}`}},
   http: {views: ['servers', 'hosts', 'transactions'],
     detail: {servers: (r) => `servers/${r.server}`}},
   tls: {views: ['connections', 'server_names', 'certificates'],

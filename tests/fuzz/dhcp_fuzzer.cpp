@@ -109,7 +109,14 @@ const wm_host_api* fake_host() {
     };
     a.port_count = [](void*) -> uint16_t { return 0; };
     a.port_info = [](void*, uint16_t, wm_port_info*) { return -1; };
-    a.record_series = [](void*, const char*, double) { return 0; };
+    a.record_series = [](void*, const char* name, double value) {
+      // Graph names are built from MACs and addresses: printable, and rates are not negative.
+      for (const char* c = name; *c; ++c) {
+        if (*c < 0x20 || *c >= 0x7f) __builtin_trap();
+      }
+      if (!(value >= 0)) __builtin_trap();
+      return 0;
+    };
     return a;
   }();
   return &api;
@@ -171,6 +178,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static uint64_t runs = 0;
   if (++runs % 64 == 0) {
     Worker* ws[] = {workers[0].get(), workers[1].get()};
+    plugin.on_tick(ws, clock);  // the graphs of the busiest clients and servers
     wiremeter::JsonWriter json;
     plugin.write_json(ws, json);
     if (!printable_json_text(json.str())) __builtin_trap();
@@ -179,7 +187,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         {"servers", "sort=request_ack"},
         {"leases", "sort=expiry&state=active&from=1700000000"},
         {"transactions", "sort=duration&filter=ack"},
-        {"clients/90:b1:1c:99:49:29", ""}};
+        {"clients/90:b1:1c:99:49:29", ""},
+        {"servers/198.18.0.16", ""}};
     for (const auto& [view, query] : kViews) {
       wiremeter::JsonWriter out;
       int status = plugin.query(ws, view, wiremeter::Query(query), out);

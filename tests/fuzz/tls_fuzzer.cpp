@@ -69,6 +69,7 @@ int main(int argc, char** argv) {
 #include <cstring>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "tls_parser.hpp"
@@ -120,7 +121,14 @@ const wm_host_api* fake_host() {
     };
     a.port_count = [](void*) -> uint16_t { return 0; };
     a.port_info = [](void*, uint16_t, wm_port_info*) { return -1; };
-    a.record_series = [](void*, const char*, double) { return 0; };
+    a.record_series = [](void*, const char* name, double value) {
+      // Graph names are built from server names and fingerprints: printable, rates not negative.
+      for (const char* c = name; *c; ++c) {
+        if (*c < 0x20 || *c >= 0x7f) __builtin_trap();
+      }
+      if (!(value >= 0)) __builtin_trap();
+      return 0;
+    };
     return a;
   }();
   return &api;
@@ -273,10 +281,25 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     static wiremeter::Host host(fake_host());
     static Plugin plugin(host);
     Worker* workers[] = {worker};
+    plugin.on_tick(workers, clock);  // the graphs of the busiest server names and certificates
     wiremeter::JsonWriter json;
     plugin.write_json(workers, json);
     for (unsigned char c : json.str()) {
       if (c < 0x20 || c >= 0x7f) __builtin_trap();  // everything the plugin writes is ASCII
+    }
+    // The detail views of a certificate the worker holds and of the canned hello's name.
+    std::vector<std::string> views = {"server_names/www.example.org"};
+    for (const auto& [key, handshakes] : plugin.certificate_handshakes(workers)) {
+      views.push_back("certificates/" + key.substr(5));  // key: "cert.<sha256>"
+      break;
+    }
+    for (const std::string& view : views) {
+      wiremeter::JsonWriter out;
+      int status = plugin.query(workers, view, wiremeter::Query(""), out);
+      if (status != 200 && status != 404) __builtin_trap();
+      for (unsigned char c : out.str()) {
+        if (c < 0x20 || c >= 0x7f) __builtin_trap();
+      }
     }
   }
   return 0;

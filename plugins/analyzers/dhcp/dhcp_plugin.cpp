@@ -115,6 +115,25 @@ bool parse_mac(std::string_view s, uint64_t& mac) {
   return true;
 }
 
+bool parse_ip(std::string_view s, uint32_t& ip) {
+  uint32_t v = 0;
+  size_t at = 0;
+  for (int part = 0; part < 4; ++part) {
+    if (part && (at >= s.size() || s[at++] != '.')) return false;
+    size_t digits = 0;
+    uint32_t n = 0;
+    while (at < s.size() && s[at] >= '0' && s[at] <= '9' && digits < 3) {
+      n = n * 10 + static_cast<uint32_t>(s[at++] - '0');
+      ++digits;
+    }
+    if (!digits || n > 255) return false;
+    v = v << 8 | n;
+  }
+  if (at != s.size()) return false;
+  ip = v;
+  return true;
+}
+
 // Zeek: a client message from an address sets client_addr (always); a reply sets it to the
 // assigned address only while it is unset. So the latest sender address wins, else the first
 // assigned one.
@@ -231,6 +250,7 @@ uint32_t Worker::update_server(const wm_packet& p, uint64_t mac) noexcept {
   s.last_ns = std::max(s.last_ns, p.ts_ns);
   s.source.set(source, p.ts_ns);
   uint8_t type = m.type_idx();
+  ++s.messages[type];
   if (type == kOffer) {
     ++s.offers;
     int64_t us = clock_->elapsed_us(RequestClock::kDiscover, m.xid, p.ts_ns);
@@ -501,6 +521,7 @@ void merge_server(ServerEntry& a, const ServerEntry& b) {
   a.acks += b.acks;
   a.naks += b.naks;
   a.other += b.other;
+  for (size_t i = 0; i < kTypeCount; ++i) a.messages[i] += b.messages[i];
   a.leases_granted += b.leases_granted;
   a.clients.merge(b.clients);
   a.discover_offer.merge(b.discover_offer);
@@ -682,7 +703,8 @@ void write_client(JsonWriter& w, const ClientEntry& c) {
       .end_object();
 }
 
-void write_server(JsonWriter& w, const ServerEntry& s) {
+// `detail`: the server's detail view adds its messages by type.
+void write_server(JsonWriter& w, const ServerEntry& s, bool detail) {
   w.begin_object().field("server", format_ip(static_cast<uint32_t>(s.key)));
   ip_or_null(w, "source", s.source);
   w.field("offers", s.offers)
@@ -698,6 +720,16 @@ void write_server(JsonWriter& w, const ServerEntry& s) {
   addrs(w, "dns_servers", s.dns_servers);
   text_or_null(w, "domain", s.domain);
   lease_time(w, "lease_time", s.lease_time.known(), s.lease_time.value);
+  if (detail) {
+    uint64_t total = 0;
+    w.key("messages").begin_object();
+    for (uint8_t t = 0; t < kTypeCount; ++t) {
+      if (s.messages[t]) w.field(type_name(t), s.messages[t]);
+      total += s.messages[t];
+    }
+    w.end_object();
+    w.field("messages_total", total);
+  }
   w.field("first_seen", seconds(s.first_ns)).field("last_seen", seconds(s.last_ns)).end_object();
 }
 
@@ -933,6 +965,26 @@ std::vector<ServerEntry> Plugin::servers(std::span<Worker* const> workers) {
       workers, [](Worker & w) -> auto& { return w.servers(); }, merge_server);
 }
 
+Plugin::MessageTotals Plugin::message_totals(std::span<Worker* const> workers) {
+  std::unordered_map<uint64_t, uint64_t> by_mac, by_server;
+  for (Worker* w : workers) {
+    if (!w) continue;
+    auto lock = w->lock();
+    w->clients().for_each([&](const ClientEntry& c) { by_mac[c.key] += total_messages(c); });
+    w->servers().for_each([&](const ServerEntry& s) {
+      uint64_t n = 0;
+      for (uint64_t v : s.messages) n += v;
+      by_server[s.key] += n;
+    });
+  }
+  MessageTotals out;
+  out.clients.reserve(by_mac.size());
+  for (auto [mac, n] : by_mac) out.clients.emplace_back(format_mac(mac), n);
+  out.servers.reserve(by_server.size());
+  for (auto [ip, n] : by_server) out.servers.emplace_back(format_ip(static_cast<uint32_t>(ip)), n);
+  return out;
+}
+
 std::vector<LeaseRow> Plugin::leases(std::span<Worker* const> workers, uint64_t now_ns,
                                      const std::vector<ClientEntry>& clients) {
   std::vector<LeaseRow> out = merge_tables<LeaseRow>(
@@ -1067,6 +1119,9 @@ void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
   }
   last_tick_ns_ = now_ns;
   last_messages_ = n;
+  MessageTotals per = message_totals(workers);
+  client_series_.update(host_, now_ns, per.clients);
+  server_series_.update(host_, now_ns, per.servers);
 }
 
 void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {
@@ -1119,7 +1174,7 @@ void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {
     return a.acks != b.acks ? a.acks > b.acks : a.key < b.key;
   });
   out.key("servers").begin_array();
-  for (const ServerEntry& s : srv) write_server(out, s);
+  for (const ServerEntry& s : srv) write_server(out, s, false);
   out.end_array();
 
   std::vector<LeaseRow> ls = leases(workers, t.latest_ns, cl);
@@ -1208,9 +1263,13 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
       out.begin_object().field("error", "no such client: " + format_mac(mac)).end_object();
       return 404;
     }
-    // The client row, its leases and its transactions: everything known about one device.
+    // The client row, its graph, its leases and its transactions: everything known about one
+    // device.
+    std::string key = format_mac(mac);
+    client_series_.watch(key);  // looking at a client graphs it from now on
     out.begin_object().key("client");
     write_client(out, *it);
+    out.field("series", "dhcp." + key + ".messages_per_s");
     out.key("leases").begin_array();
     for (const LeaseRow& r : leases(workers, latest(workers), cl)) {
       if (r.lease.mac == mac) write_lease(out, r);
@@ -1255,7 +1314,36 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
              !(s.source.known() && contains(format_ip(s.source.value), needle)) &&
              !contains(s.domain.value.view(), needle);
     });
-    page.write(rows, out, write_server);
+    page.write(rows, out, [](JsonWriter& w, const R& s) { write_server(w, s, false); });
+    return 200;
+  }
+  if (path.rfind("servers/", 0) == 0) {
+    q.allow_only({});
+    uint32_t ip = 0;
+    if (!parse_ip(path.substr(8), ip)) throw QueryError("expected an IPv4 address as 192.0.2.1");
+    std::vector<ServerEntry> srv = servers(workers);
+    auto it =
+        std::find_if(srv.begin(), srv.end(), [&](const ServerEntry& s) { return s.key == ip; });
+    if (it == srv.end()) {
+      out.begin_object().field("error", "no such server: " + format_ip(ip)).end_object();
+      return 404;
+    }
+    // The server row with its messages by type, its graph and the leases it handed out.
+    std::string key = format_ip(ip);
+    server_series_.watch(key);  // looking at a server graphs it from now on
+    out.begin_object().key("server");
+    write_server(out, *it, true);
+    out.field("series", "dhcp." + key + ".messages_per_s");
+    std::vector<ClientEntry> cl = clients(workers);
+    std::vector<LeaseRow> handed_out = leases(workers, latest(workers), cl);
+    std::erase_if(handed_out,
+                  [&](const LeaseRow& r) { return !r.lease.start_ns || r.lease.server != ip; });
+    std::sort(handed_out.begin(), handed_out.end(),
+              [](const LeaseRow& a, const LeaseRow& b) { return a.lease.key < b.lease.key; });
+    out.key("leases").begin_array();
+    for (const LeaseRow& r : handed_out) write_lease(out, r);
+    out.end_array();
+    out.end_object();
     return 200;
   }
   if (path == "leases") {

@@ -22,9 +22,11 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 #include <wiremeter/plugin.hpp>
 #include <wiremeter/record_log.hpp>
+#include <wiremeter/top_series.hpp>
 
 #include "dhcp_config.hpp"
 #include "dhcp_parser.hpp"
@@ -133,6 +135,12 @@ class Plugin {
   static Totals totals(std::span<Worker* const> workers);
   static std::vector<ClientEntry> clients(std::span<Worker* const> workers);
   static std::vector<ServerEntry> servers(std::span<Worker* const> workers);
+  // Every client's (by MAC) and server's (by address) messages so far, summed over the workers:
+  // what the graphs need each second, without copying the tables' rows.
+  struct MessageTotals {
+    std::vector<std::pair<std::string, uint64_t>> clients, servers;
+  };
+  static MessageTotals message_totals(std::span<Worker* const> workers);
   // `now_ns` decides active / expired; the client rows fill in host names the ACK did not carry.
   static std::vector<LeaseRow> leases(std::span<Worker* const> workers, uint64_t now_ns,
                                       const std::vector<ClientEntry>& clients);
@@ -148,12 +156,19 @@ class Plugin {
       server_acks_id_, server_naks_id_, clients_id_, leases_id_, evicted_id_;
   std::atomic<double> messages_per_s_{0};
   uint64_t last_tick_ns_ = 0, last_messages_ = 0;
+  // Graphs of the busiest clients ("dhcp.<mac>.messages_per_s": messages from and to it) and
+  // servers ("dhcp.<address>.messages_per_s": messages it sent), and of the one whose detail
+  // view is open.
+  TopSeries client_series_{10, 60, 1.0, ".messages_per_s"};
+  TopSeries server_series_{10, 60, 1.0, ".messages_per_s"};
 };
 
 std::string format_ip(uint32_t ip);
 std::string format_mac(uint64_t mac);
 // "aa:bb:cc:dd:ee:ff" (any case, ':' or '-') -> the MAC; false when it is not one.
 bool parse_mac(std::string_view text, uint64_t& mac);
+// "192.0.2.1" (four decimal numbers 0..255) -> the address; false when it is not one.
+bool parse_ip(std::string_view text, uint32_t& ip);
 // Zeek's fields of a (merged) transaction.
 uint32_t tx_client_addr(const Transaction& t);
 uint64_t tx_mac(const Transaction& t);

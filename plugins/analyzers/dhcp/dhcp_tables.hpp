@@ -268,6 +268,7 @@ struct ServerEntry {
   uint64_t key = 0;  // the server's address
   uint64_t first_ns = 0, last_ns = 0;
   uint64_t offers = 0, acks = 0, naks = 0, other = 0;
+  std::array<uint64_t, kTypeCount> messages{};  // every message it sent, by type index
   uint64_t leases_granted = 0;  // ACKs with an address (not those answering an INFORM)
   DistinctMacs clients;         // MACs it sent an OFFER, ACK or NAK to
   ResponseStats discover_offer, request_ack;

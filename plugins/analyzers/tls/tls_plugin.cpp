@@ -41,6 +41,10 @@ std::string iso_time(int64_t s) {
   return buf;
 }
 
+// The certificate graphs' key: "tls.cert.<sha256>.handshakes_per_s" is the series. The prefix
+// keeps them apart from the server names' series, which share the plugin's namespace.
+std::string cert_series_key(const std::string& sha256) { return "cert." + sha256; }
+
 void write_flags(JsonWriter& w, uint8_t flags) {
   w.key("flags").begin_array();
   for (size_t b = 0; b < kCertFlagCount; ++b) {
@@ -131,6 +135,7 @@ void write_server_name(JsonWriter& w, const Plugin::ServerNameRow& r) {
   w.field("first_seen", seconds(s.first_ns)).field("last_seen", seconds(s.last_ns)).end_object();
 }
 
+// `detail`: the certificate's detail view adds its names, raw validity and graph.
 void write_certificate(JsonWriter& w, const Plugin::CertificateRow& r, bool detail) {
   const CertificateEntry& e = r.entry;
   const CertInfo& i = e.info;
@@ -158,6 +163,7 @@ void write_certificate(JsonWriter& w, const Plugin::CertificateRow& r, bool deta
     w.end_array();
     w.field("names_truncated", i.names_truncated).field("servers_truncated", e.servers_truncated);
     w.field("not_before_unix", i.not_before).field("not_after_unix", i.not_after);
+    w.field("series", "tls." + cert_series_key(r.sha256) + ".handshakes_per_s");
   }
   w.end_object();
 }
@@ -374,6 +380,21 @@ std::vector<Plugin::CipherRow> Plugin::ciphers(std::span<Worker* const> workers,
   return rows;
 }
 
+std::vector<std::pair<std::string, uint64_t>> Plugin::certificate_handshakes(
+    std::span<Worker* const> workers) const {
+  std::map<std::string, uint64_t> merged;
+  for (Worker* w : workers) {
+    if (!w) continue;
+    auto lock = w->lock();
+    const CertificateTable& table = w->certificates();
+    for (size_t i = 0; i < table.size(); ++i) {
+      const CertificateEntry& e = table.row(i);
+      merged[cert_series_key(hex(e.info.sha256, 32))] += e.leaf_handshakes + e.chain_handshakes;
+    }
+  }
+  return {merged.begin(), merged.end()};
+}
+
 std::vector<Connection> Plugin::connections(std::span<Worker* const> workers) const {
   std::vector<Connection> all;
   for (Worker* w : workers) {
@@ -538,6 +559,7 @@ void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
     handshakes.emplace_back(r.name, r.stats.handshakes);
   }
   series_.update(host_, now_ns, handshakes);
+  cert_series_.update(host_, now_ns, certificate_handshakes(workers));
 }
 
 int Plugin::query(std::span<Worker* const> workers, std::string_view path, const Query& q,
@@ -690,6 +712,7 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     }
     for (const CertificateRow& r : certificates(workers)) {
       if (r.sha256 == fp) {
+        cert_series_.watch(cert_series_key(fp));  // looking at a certificate graphs it
         write_certificate(out, r, true);
         return 200;
       }

@@ -26,6 +26,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 #include <wiremeter/plugin.hpp>
 #include <wiremeter/record_log.hpp>
@@ -141,7 +142,8 @@ class Plugin {
   int query(std::span<Worker* const> workers, std::string_view path, const Query& q,
             JsonWriter& out);
   // Each second: handshakes per second "tls.<server name>.handshakes_per_s" of the busiest
-  // server names and of the one being viewed.
+  // server names and "tls.cert.<sha256>.handshakes_per_s" of the busiest certificates, and of
+  // the ones being viewed.
   void on_tick(std::span<Worker* const> workers, uint64_t now_ns);
 
   // Merged views of the workers (control plane; they allocate).
@@ -178,6 +180,11 @@ class Plugin {
   std::vector<CertificateRow> certificates(std::span<Worker* const> workers) const;
   std::vector<CipherRow> ciphers(std::span<Worker* const> workers, uint64_t& other) const;
   std::vector<Connection> connections(std::span<Worker* const> workers) const;
+  // Per certificate ("cert.<sha256 hex>"): handshakes that presented it, as the server's or
+  // further up the chain, summed over the workers. What the graphs need each second, without
+  // copying the certificates' rows.
+  std::vector<std::pair<std::string, uint64_t>> certificate_handshakes(
+      std::span<Worker* const> workers) const;
 
  private:
   Host& host_;
@@ -185,7 +192,8 @@ class Plugin {
   int handshakes_id_, client_hellos_id_, established_id_, resumed_id_, cipher_id_, alerts_id_,
       malformed_id_, events_id_, cert_flags_id_, certs_id_, certs_expiring_id_, certs_expired_id_,
       expiry_id_, overflow_id_;
-  TopSeries series_{10, 60, 1.0, ".handshakes_per_s"};
+  TopSeries series_{10, 60, 1.0, ".handshakes_per_s"};       // by server name
+  TopSeries cert_series_{10, 60, 1.0, ".handshakes_per_s"};  // by "cert.<sha256>"
 };
 
 std::string format_addr(const Addr& a);

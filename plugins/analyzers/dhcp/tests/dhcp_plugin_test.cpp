@@ -196,7 +196,8 @@ TEST(DhcpPlugin, WorkersMergeToTheSameResult) {
   }
   std::string a = one.json(), b = two.json();
   EXPECT_EQ(a, b);
-  for (const char* view : {"clients", "servers", "leases", "transactions"}) {
+  for (const char* view : {"clients", "servers", "leases", "transactions",
+                           "clients/90:b1:1c:99:49:29", "servers/128.2.6.152"}) {
     EXPECT_EQ(one.query(view), two.query(view)) << view;
   }
 }
@@ -328,6 +329,90 @@ TEST(DhcpPlugin, ViewsPageFilterAndDetail) {
   h.worker_tick(0, kT0 + 7200 * kSec);
   EXPECT_TRUE(has(h.query("leases", "state=active").second, R"("total":0,)"));
   EXPECT_TRUE(has(h.query("leases", "state=expired").second, R"("total":5,)"));
+}
+
+TEST(DhcpPlugin, ServerDetailWithMessagesLeasesAndSeries) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host, 1);
+  h.batch(0, zeek_exchange().views());
+  auto [st, d] = h.query("servers/128.2.6.152");
+  EXPECT_EQ(st, 200) << d;
+  EXPECT_TRUE(has(d, R"({"server":{"server":"128.2.6.152","source":"128.2.6.152","offers":1,)"
+                     R"("acks":1,"naks":1,"other":0,"leases_granted":1,"clients":1,)"))
+      << d;
+  EXPECT_TRUE(has(d, R"("lease_time":900,"messages":{"OFFER":1,"ACK":1,"NAK":1},)"
+                     R"("messages_total":3,"first_seen":1370200442.328173,)"
+                     R"("last_seen":1370200444.371173},)"
+                     R"("series":"dhcp.128.2.6.152.messages_per_s",)"
+                     R"("leases":[{"ip":"128.2.6.189","mac":"90:b1:1c:99:49:29",)"))
+      << d;
+  // The list and the report keep their fields: the messages by type are the detail's.
+  EXPECT_FALSE(has(h.query("servers").second, R"("messages")"));
+  EXPECT_FALSE(has(h.json(), R"("messages":{"OFFER")"));
+  auto [st2, none] = h.query("servers/10.9.9.9");
+  EXPECT_EQ(st2, 404);
+  EXPECT_EQ(none, R"({"error":"no such server: 10.9.9.9"})");
+  for (const char* bad : {"servers/nonsense", "servers/128.2.6.256", "servers/128.2.6",
+                          "servers/128.2.6.152.1", "servers/1282.6.1.52", "servers/"}) {
+    auto [code, body] = h.query(bad);
+    EXPECT_EQ(code, 400) << bad;
+    EXPECT_EQ(body, R"({"error":"expected an IPv4 address as 192.0.2.1"})") << bad;
+  }
+  EXPECT_EQ(h.query("servers/128.2.6.152", "page=1").first, 400);
+}
+
+// Each second the ten busiest clients and servers get a messages-per-second graph; a client or
+// server whose detail view is opened gets one too, whatever its rank.
+TEST(DhcpPlugin, GraphsTheBusiestClientsAndServersAndTheViewedOnes) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host, 1);
+  h.tick(kT0);
+  h.batch(0, zeek_exchange().views());
+  h.tick(kT0 + kSec);
+  // Nine messages from and to the client, three replies from the server, in that second.
+  EXPECT_EQ(host.series["90:b1:1c:99:49:29.messages_per_s"], std::vector<double>{9.0});
+  EXPECT_EQ(host.series["128.2.6.152.messages_per_s"], std::vector<double>{3.0});
+  EXPECT_EQ(host.series["messages_per_s"], std::vector<double>{9.0});
+
+  // Twelve more clients; client i sends i + 1 DISCOVERs in the next two seconds.
+  Packets p;
+  for (uint32_t i = 0; i < 12; ++i) {
+    for (uint32_t k = 0; k <= i; ++k) {
+      p.add(kT0 + kSec + k * kMs, "0.0.0.0", "255.255.255.255",
+            Dhcp(1, 1000 + i, 0x020000000200ull + i).type(kDiscover).end());
+    }
+  }
+  h.batch(0, p.views());
+  h.tick(kT0 + 3 * kSec);
+  size_t graphed = 0;
+  for (uint32_t i = 0; i < 12; ++i) {
+    std::string name = format_mac(0x020000000200ull + i) + ".messages_per_s";
+    if (i < 2) {
+      EXPECT_EQ(host.series.count(name), 0u) << name;  // not among the ten busiest
+    } else {
+      EXPECT_EQ(host.series[name], std::vector<double>{(i + 1) / 2.0}) << name;
+      ++graphed;
+    }
+  }
+  EXPECT_EQ(graphed, 10u);
+  // Out of the top, the earlier ones keep their graph at 0 for a while.
+  EXPECT_EQ(host.series["90:b1:1c:99:49:29.messages_per_s"], (std::vector<double>{9.0, 0.0}));
+  EXPECT_EQ(host.series["128.2.6.152.messages_per_s"], (std::vector<double>{3.0, 0.0}));
+
+  // Opening the quietest client's detail view graphs it from the next second on.
+  auto [st, d] = h.query("clients/02:00:00:00:02:00");
+  EXPECT_EQ(st, 200) << d;
+  EXPECT_TRUE(has(d, R"("messages_total":1,"first_seen":1370200443.323173,)"
+                     R"("last_seen":1370200443.323173},)"
+                     R"("series":"dhcp.02:00:00:00:02:00.messages_per_s","leases":[])"))
+      << d;
+  h.batch(0, Packets()
+                 .add(kT0 + 3 * kSec, "0.0.0.0", "255.255.255.255",
+                      Dhcp(1, 1000, 0x020000000200ull).type(kDiscover).end())
+                 .views());
+  h.tick(kT0 + 4 * kSec);
+  EXPECT_EQ(host.series["02:00:00:00:02:00.messages_per_s"], std::vector<double>{1.0});
+  EXPECT_EQ(host.series.count("02:00:00:00:02:01.messages_per_s"), 0u);
 }
 
 TEST(DhcpPlugin, FullTablesEvictAndCount) {

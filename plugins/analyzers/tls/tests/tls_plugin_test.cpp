@@ -176,6 +176,10 @@ TEST(TlsPlugin, Tls12HandshakeWithCertificateChainOutOfOrder) {
   EXPECT_NE(expiring.find("\"total\":1"), std::string::npos) << expiring;
   auto [st3, detail] = h.query("certificates/" + ca_fp);
   EXPECT_EQ(st3, 200);
+  EXPECT_NE(detail.find("\"series\":\"tls.cert." + ca_fp + ".handshakes_per_s\"}"),
+            std::string::npos)
+      << detail;
+  EXPECT_EQ(certs.find("\"series\""), std::string::npos) << certs;  // the detail view's only
   EXPECT_NE(detail.find("\"subject\":\"CN=Example CA,O=Test Org\""), std::string::npos) << detail;
   EXPECT_NE(detail.find("\"chain_handshakes\":1"), std::string::npos) << detail;
   EXPECT_EQ(h.query("certificates/" + std::string(64, '0')).first, 404);
@@ -193,10 +197,87 @@ TEST(TlsPlugin, Tls12HandshakeWithCertificateChainOutOfOrder) {
   h.tick(1'000'000'000);
   h.tick(2'000'000'000);
   EXPECT_EQ(host.series["www.example.org.handshakes_per_s"], std::vector<double>{0.0});
+  // The viewed CA is graphed, the leaf (not viewed, no handshake in that second) is not.
+  EXPECT_EQ(host.series["cert." + ca_fp + ".handshakes_per_s"], std::vector<double>{0.0});
+  EXPECT_EQ(host.series.count("cert." + leaf_fp + ".handshakes_per_s"), 0u);
   auto [st5, conns] = h.query("connections", "flag=expiring&filter=www");
   EXPECT_NE(conns.find("\"total\":1"), std::string::npos) << conns;
   EXPECT_EQ(h.query("connections", "flag=bogus").first, 400);
   EXPECT_EQ(h.query("connections", "nope=1").first, 400);
+}
+
+// A TLS 1.2 handshake for `sni` whose server presents `chain`, up to ServerHelloDone.
+void certificate_handshake(PluginHarness& h, const std::string& sni,
+                           const std::vector<std::string>& chain) {
+  Conn c;
+  auto pkts = c.handshake();
+  pkts.push_back(c.send(0, client_hello_record(sni)));
+  pkts.push_back(
+      c.send(1, record(22, handshake(2, server_hello_body({.cipher = 0xc02f})) +
+                               handshake(11, certificate_body(chain)) + handshake(14, ""))));
+  run(h, pkts);
+  h.flow_end(0, c.flow, c.state);
+}
+
+// Each second the ten busiest server names and certificates get a handshakes-per-second graph;
+// a certificate whose detail view is opened gets one too, whatever its rank.
+TEST(TlsPlugin, GraphsTheBusiestCertificatesAndServerNamesAndTheViewedOnes) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host);
+  std::string ca = make_certificate("Example CA", {}, kT0s - 1000 * 86400, kT0s + 3000 * 86400);
+  std::vector<std::string> leaves, names;
+  for (int i = 0; i < 12; ++i) {
+    names.push_back("s" + std::to_string(i) + ".example.com");
+    leaves.push_back(make_certificate(names.back(), {names.back()}, kT0s - 86400,
+                                      kT0s + 300 * 86400, "Example CA"));
+  }
+  h.tick(1'000'000'000);
+  // In the next two seconds, server i presents its certificate i + 1 times, always with the CA.
+  for (int i = 0; i < 12; ++i) {
+    for (int k = 0; k <= i; ++k)
+      certificate_handshake(h, names[static_cast<size_t>(i)], {leaves[static_cast<size_t>(i)], ca});
+  }
+  h.tick(3'000'000'000);
+  // The CA was in all 78 chains: the busiest certificate. Then leaves 11 .. 3.
+  EXPECT_EQ(host.series["cert." + fingerprint_hex(ca) + ".handshakes_per_s"],
+            std::vector<double>{39.0});
+  size_t graphed_leaves = 0, graphed_names = 0;
+  for (size_t i = 0; i < 12; ++i) {
+    std::string cert = "cert." + fingerprint_hex(leaves[i]) + ".handshakes_per_s";
+    std::string name = names[i] + ".handshakes_per_s";
+    std::vector<double> rate{static_cast<double>(i + 1) / 2.0};
+    if (i < 3) {
+      EXPECT_EQ(host.series.count(cert), 0u) << names[i];
+    } else {
+      EXPECT_EQ(host.series[cert], rate) << names[i];
+      ++graphed_leaves;
+    }
+    // The server names have no CA among them: names 11 .. 2 are the ten busiest.
+    if (i < 2) {
+      EXPECT_EQ(host.series.count(name), 0u) << names[i];
+    } else {
+      EXPECT_EQ(host.series[name], rate) << names[i];
+      ++graphed_names;
+    }
+  }
+  EXPECT_EQ(graphed_leaves, 9u);
+  EXPECT_EQ(graphed_names, 10u);
+
+  // Opening the quietest certificate's detail view graphs it from the next second on.
+  std::string quiet = fingerprint_hex(leaves[0]);
+  auto [status, detail] = h.query("certificates/" + quiet);
+  EXPECT_EQ(status, 200) << detail;
+  EXPECT_NE(detail.find("\"leaf_handshakes\":1,\"chain_handshakes\":0,"), std::string::npos)
+      << detail;
+  EXPECT_NE(detail.find("\"series\":\"tls.cert." + quiet + ".handshakes_per_s\"}"),
+            std::string::npos)
+      << detail;
+  certificate_handshake(h, names[0], {leaves[0], ca});
+  h.tick(4'000'000'000);
+  EXPECT_EQ(host.series["cert." + quiet + ".handshakes_per_s"], std::vector<double>{1.0});
+  EXPECT_EQ(host.series.count("cert." + fingerprint_hex(leaves[1]) + ".handshakes_per_s"), 0u);
+  EXPECT_EQ(host.series["cert." + fingerprint_hex(ca) + ".handshakes_per_s"],
+            (std::vector<double>{39.0, 1.0}));
 }
 
 TEST(TlsPlugin, Tls13HandshakeReleasesTheSlotAfterTheClientFinished) {
