@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
 #include <cstring>
 #include <memory>
 #include <span>
+#include <string>
 
 #include "dns_parser.hpp"
 #include "dns_plugin.hpp"
@@ -184,6 +185,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     wiremeter::JsonWriter json;
     plugin.write_json(workers, json);
     if (!valid_utf8(json.str().data(), json.str().size())) __builtin_trap();
+    // The windowed lists: counted from the (16-record) log where it covers the last 50 ms,
+    // else the totals of what was active then.
+    std::string window = "from=" + std::to_string(static_cast<double>(clock - 50'000'000) / 1e9);
+    for (const char* path : {"servers", "top_names", "servers/198.18.0.1"}) {
+      wiremeter::JsonWriter page;
+      plugin.query(workers, path, wiremeter::Query(window), page);
+      if (!valid_utf8(page.str().data(), page.str().size())) __builtin_trap();
+    }
   }
   return 0;
 }

@@ -89,6 +89,7 @@ int main(int argc, char** argv) {
 #include <cstring>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "quic_crypto.hpp"
@@ -283,6 +284,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     plugin.write_json(workers, json);
     wiremeter::JsonWriter page;
     plugin.query(workers, "connections", wiremeter::Query("sort=bytes&size=5"), page);
+    // Versions within the last 50 ms: from the connection rows, or the totals when the table
+    // recycled or missed one.
+    wiremeter::JsonWriter versions;
+    plugin.query(
+        workers, "versions",
+        wiremeter::Query("from=" + std::to_string(static_cast<double>(clock - 50'000'000) / 1e9)),
+        versions);
   }
   return 0;
 }

@@ -60,7 +60,6 @@ std::string type_text(uint16_t type) {
 
 constexpr std::array<double, kRttBoundsUs.size()> kRttBoundsSeconds = seconds_from_us(kRttBoundsUs);
 
-
 // Unix seconds with microseconds. Through integer microseconds (exact in a double until 2255)
 // so that 1591780794.740079 prints as that, not as ns / 1e9's 1591780794.7400792.
 double seconds(uint64_t ns) { return static_cast<double>(ns / 1000) / 1e6; }
@@ -73,7 +72,9 @@ void write_rcodes(JsonWriter& w, const std::array<uint64_t, kRcodes>& rcodes) {
   w.end_object();
 }
 
-void write_server(JsonWriter& w, const Plugin::ServerRow& r) {
+// `counts` (REST views only): "window" when the counters are those of the query's time window,
+// "since_start" when they are totals (no window, or the transaction logs no longer cover it).
+void write_server(JsonWriter& w, const Plugin::ServerRow& r, const char* counts = nullptr) {
   const ServerStats& s = r.stats;
   w.begin_object()
       .field("server", r.server)
@@ -84,7 +85,39 @@ void write_server(JsonWriter& w, const Plugin::ServerRow& r) {
       .field("retransmissions", s.retransmissions);
   write_ms_stats(w, "rtt_ms", s.rtt_count, s.rtt_sum_us, s.rtt_min_us, s.rtt_max_us);
   write_rcodes(w, s.rcodes);
+  w.field("first_seen", seconds(s.first_ns)).field("last_seen", seconds(s.last_ns));
+  if (counts) w.field("counts", counts);
   w.end_object();
+}
+
+void write_top_name(JsonWriter& w, const Plugin::TopRow& r, const char* counts = nullptr) {
+  w.begin_object()
+      .field("name", r.name)
+      .field("queries", r.queries)
+      .field("first_seen", seconds(r.first_ns))
+      .field("last_seen", seconds(r.last_ns));
+  if (counts) w.field("counts", counts);
+  w.end_object();
+}
+
+const char* counts_name(bool window) { return window ? "window" : "since_start"; }
+
+// The servers for a REST view: within a window, counted from the window's transactions where
+// the logs hold them all, else the servers' totals, keeping those active in the window.
+std::vector<Plugin::ServerRow> servers_in(std::span<Plugin::Worker* const> workers,
+                                          const TimeWindow& window, bool& window_counts) {
+  window_counts = false;
+  if (!window.all()) {
+    if (auto counted = Plugin::window_counts(workers, window)) {
+      window_counts = true;
+      return std::move(counted->servers);
+    }
+  }
+  std::vector<Plugin::ServerRow> rows = Plugin::servers(workers);
+  std::erase_if(rows, [&](const Plugin::ServerRow& r) {
+    return !window.overlaps(r.stats.first_ns, r.stats.last_ns);
+  });
+  return rows;
 }
 
 void write_name(JsonWriter& w, const Plugin::NameRow& n) {
@@ -190,7 +223,18 @@ Worker::Worker(uint32_t state_offset, const Limits& limits)
       names_(limits.names),
       top_names_(limits.top_names),
       pending_(limits.pending),
-      transactions_(limits.transactions) {}
+      transactions_(limits.transactions),
+      logged_ts_(std::max<uint32_t>(limits.transactions, 1), 0) {}
+
+void Worker::log(const Transaction& t) noexcept {
+  size_t at = static_cast<size_t>(logged_ % logged_ts_.size());
+  if (logged_ >= logged_ts_.size() && logged_ts_[at] >= log_complete_from_ns_) {
+    log_complete_from_ns_ = logged_ts_[at] + 1;
+  }
+  logged_ts_[at] = t.ts_ns;
+  ++logged_;
+  transactions_.push(t);
+}
 
 void Worker::on_batch(std::span<const wm_packet> packets) noexcept {
   // Most traffic is not DNS: the port check decides before the lock is taken.
@@ -330,7 +374,8 @@ void Worker::on_query(const wm_packet& p, FlowState* state, Transport transport)
   Addr client = addr_of(p.src_addr, p.ip_version), server = addr_of(p.dst_addr, p.ip_version);
   ServerStats& s = servers_.at(server);
   ++s.requests;
-  if (m.has_question) top_names_.add(m.qname.view());
+  s.seen(p.ts_ns);
+  if (m.has_question) top_names_.add(m.qname.view(), p.ts_ns);
   if (server.multicast()) {
     // mDNS and LLMNR queries to a group are answered by whoever owns the name, from its own
     // address: never within this flow. Logged now as queries without response, they do not
@@ -348,9 +393,10 @@ void Worker::on_query(const wm_packet& p, FlowState* state, Transport transport)
     t.rcode = -1;
     t.transport = transport;
     t.partial = m.partial;
+    t.retransmission = false;
     t.query.set(m.has_question ? m.qname.view() : std::string_view());
     t.answers.clear();
-    transactions_.push(t);
+    log(t);
     return;
   }
   if (!state || !p.flow) return;  // nowhere to remember it
@@ -398,6 +444,7 @@ void Worker::on_query(const wm_packet& p, FlowState* state, Transport transport)
   q.client_port = p.src_port;
   q.server_port = p.dst_port;
   q.transport = static_cast<uint8_t>(transport);
+  q.retransmission = retransmission;
   q.name.set(m.has_question ? m.qname.view() : std::string_view());
   q.next = state->pending;
   state->pending = ref;
@@ -412,6 +459,7 @@ void Worker::on_response(const wm_packet& p, FlowState* state, Transport transpo
   Addr server = addr_of(p.src_addr, p.ip_version), client = addr_of(p.dst_addr, p.ip_version);
   ServerStats& s = servers_.at(server);
   ++s.responses;
+  s.seen(p.ts_ns);
   ++s.rcodes[rc];
   if (rc != 0) ++s.errors;
 
@@ -448,6 +496,7 @@ void Worker::on_response(const wm_packet& p, FlowState* state, Transport transpo
     t.query = q.name;
     t.qtype = q.qtype;
     t.has_qtype = q.has_question;
+    t.retransmission = q.retransmission;
     pending_.release(match);
     --pending_count_;
   } else {
@@ -466,12 +515,13 @@ void Worker::on_response(const wm_packet& p, FlowState* state, Transport transpo
                                : std::string_view());
     t.qtype = m.qtype;
     t.has_qtype = m.has_question;
+    t.retransmission = false;
   }
   t.id = m.header.id;
   t.rcode = static_cast<int8_t>(rc);
   t.partial = m.partial;
   t.answers = m.answers;
-  transactions_.push(t);
+  log(t);
   if (rc == 0 && m.answers.count && t.query.length) {
     names_.update(t.query.view(), t.has_qtype ? t.qtype : m.owner_type, m.answers, p.ts_ns);
   }
@@ -530,9 +580,10 @@ void Worker::report_unanswered(const PendingQuery& q) noexcept {
   t.rcode = -1;
   t.transport = static_cast<Transport>(q.transport);
   t.partial = false;
+  t.retransmission = q.retransmission;
   t.query = q.name;
   t.answers.clear();
-  transactions_.push(t);
+  log(t);
 }
 
 void Worker::on_flow_end(const wm_flow_info& flow, FlowState& state) noexcept {
@@ -703,18 +754,25 @@ std::vector<Plugin::NameRow> Plugin::names(std::span<Worker* const> workers) {
 }
 
 std::vector<Plugin::TopRow> Plugin::top_names(std::span<Worker* const> workers, uint64_t& total) {
-  std::unordered_map<std::string, uint64_t> merged;
+  std::unordered_map<std::string, TopRow> merged;
   total = 0;
   for (Worker* w : workers) {
     if (!w) continue;
     auto lock = w->lock();
     total += w->top_names().total();
-    w->top_names().for_each(
-        [&](const TopNames::Entry& e) { merged[std::string(e.name.view())] += e.count; });
+    w->top_names().for_each([&](const TopNames::Entry& e) {
+      TopRow& r = merged[std::string(e.name.view())];
+      if (r.queries == 0 || e.first_ns < r.first_ns) r.first_ns = e.first_ns;
+      r.last_ns = std::max(r.last_ns, e.last_ns);
+      r.queries += e.count;
+    });
   }
   std::vector<TopRow> rows;
   rows.reserve(merged.size());
-  for (auto& [name, n] : merged) rows.push_back({name, n});
+  for (auto& [name, r] : merged) {
+    r.name = name;
+    rows.push_back(std::move(r));
+  }
   std::sort(rows.begin(), rows.end(), [](const TopRow& a, const TopRow& b) {
     return a.queries != b.queries ? a.queries > b.queries : a.name < b.name;
   });
@@ -725,6 +783,89 @@ std::vector<Transaction> Plugin::transactions(std::span<Worker* const> workers, 
   return merge_logs<Transaction>(
       workers, [](const Worker& w) -> const RecordLog<Transaction>& { return w.transactions(); },
       [](const Transaction& t) { return t.ts_ns; }, dropped);
+}
+
+std::optional<Plugin::WindowCounts> Plugin::window_counts(std::span<Worker* const> workers,
+                                                          const TimeWindow& window) {
+  using AddrKey = std::pair<uint8_t, std::array<uint8_t, 16>>;
+  std::map<AddrKey, ServerStats> servers;
+  std::map<std::string, TopRow> names;
+  auto in_window = [&](uint64_t ts) { return ts >= window.from_ns && ts <= window.to_ns; };
+  auto server_at = [&](const Addr& a) -> ServerStats& {
+    ServerStats& s = servers[{a.version, a.bytes}];
+    s.addr = a;
+    return s;
+  };
+  auto count_name = [&](std::string_view name, uint64_t ts) {
+    TopRow& r = names[std::string(name)];
+    if (r.queries++ == 0 || ts < r.first_ns) r.first_ns = ts;
+    r.last_ns = std::max(r.last_ns, ts);
+  };
+  for (Worker* w : workers) {
+    if (!w) continue;
+    // The log first, then (under the lock) how far back it is complete: a record overwritten
+    // while it was read then counts as lost, never as present.
+    w->transactions().for_each([&](const Transaction& t) {
+      if (!in_window(t.ts_ns)) return;
+      ServerStats& s = server_at(t.server);
+      s.seen(t.ts_ns);
+      // A query is a matched pair, an unanswered query or a multicast query (no rcode); a
+      // response without its query counts only as a response.
+      if (t.rtt_us >= 0 || t.rcode < 0) {
+        ++s.requests;
+        if (t.retransmission) ++s.retransmissions;
+        if (t.has_qtype) count_name(t.query.view(), t.ts_ns);
+      }
+      if (t.rcode >= 0) {
+        ++s.responses;
+        ++s.rcodes[static_cast<size_t>(t.rcode)];
+        if (t.rcode != 0) ++s.errors;
+        if (t.rtt_us >= 0) s.add_rtt(static_cast<uint64_t>(t.rtt_us));
+      } else if (!t.server.multicast()) {
+        ++s.unanswered;
+      }
+    });
+    auto lock = w->lock();
+    if (w->log_complete_from_ns() > window.from_ns) return std::nullopt;
+    // Queries still waiting for their response are requests already, not yet transactions.
+    const PendingPool& pending = w->pending();
+    for (uint32_t i = 0; i < pending.high_water(); ++i) {
+      const PendingQuery& q = pending.slot(i);
+      if (q.state != PendingQuery::kPending || !in_window(q.ts_ns)) continue;
+      ServerStats& s = server_at(q.server);
+      s.seen(q.ts_ns);
+      ++s.requests;
+      if (q.retransmission) ++s.retransmissions;
+      if (q.has_question) count_name(q.name.view(), q.ts_ns);
+    }
+  }
+  // First and last seen are the entity's whole activity where a table still has it, as in
+  // every other list; a server or name that lost its row shows its activity in the window.
+  WindowCounts out;
+  std::map<std::string, const ServerRow*> known_servers;
+  std::vector<ServerRow> all_servers = Plugin::servers(workers);
+  for (const ServerRow& r : all_servers) known_servers[r.server] = &r;
+  for (auto& [key, s] : servers) {
+    std::string server = format_addr(s.addr);
+    if (auto it = known_servers.find(server); it != known_servers.end()) {
+      s.seen(it->second->stats.first_ns);
+      s.seen(it->second->stats.last_ns);
+    }
+    out.servers.push_back({std::move(server), s});
+  }
+  uint64_t total = 0;
+  std::map<std::string, const TopRow*> known_names;
+  std::vector<TopRow> all_names = Plugin::top_names(workers, total);
+  for (const TopRow& r : all_names) known_names[r.name] = &r;
+  for (auto& [name, r] : names) {
+    r.name = name;
+    if (auto it = known_names.find(name); it != known_names.end()) {
+      r.first_ns = std::min(r.first_ns, it->second->first_ns);
+      r.last_ns = std::max(r.last_ns, it->second->last_ns);
+    }
+    out.names.push_back(std::move(r));
+  }
+  return out;
 }
 
 void Plugin::collect(std::span<Worker* const> workers, MetricSink& sink) {
@@ -858,7 +999,7 @@ void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {
   uint64_t shown = 0;
   out.key("top_names").begin_array();
   for (const TopRow& r : top) {
-    out.begin_object().field("name", r.name).field("queries", r.queries).end_object();
+    write_top_name(out, r);
     shown += r.queries;
   }
   out.end_array();
@@ -887,7 +1028,7 @@ void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {
 int Plugin::query(std::span<Worker* const> workers, std::string_view path, const Query& q,
                   JsonWriter& out) {
   if (path == "servers") {
-    q.allow_only({"sort", "order", "page", "size", "filter"});
+    q.allow_only({"sort", "order", "page", "size", "filter", "from", "to"});
     using R = ServerRow;
     auto avg = [](const R& r) {
       return r.stats.rtt_count
@@ -905,26 +1046,36 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
           [](const R& a, const R& b) { return a.stats.unanswered < b.stats.unanswered; }},
          {"rtt_avg", [avg](const R& a, const R& b) { return avg(a) < avg(b); }},
          {"rtt_max",
-          [](const R& a, const R& b) { return a.stats.rtt_max_us < b.stats.rtt_max_us; }}},
+          [](const R& a, const R& b) { return a.stats.rtt_max_us < b.stats.rtt_max_us; }},
+         {"first_seen", [](const R& a, const R& b) { return a.stats.first_ns < b.stats.first_ns; }},
+         {"last_seen", [](const R& a, const R& b) { return a.stats.last_ns < b.stats.last_ns; }}},
         "requests", [](const R& a, const R& b) { return a.server < b.server; });
+    TimeWindow window(q);
     std::string needle = lower(q.get_or("filter", ""));
-    std::vector<R> rows = servers(workers);
+    bool window_counts = false;
+    std::vector<R> rows = servers_in(workers, window, window_counts);
     std::erase_if(rows, [&](const R& r) { return !contains(r.server, needle); });
-    page.write(rows, out, write_server);
+    const char* counts = counts_name(window_counts);
+    page.write(rows, out, [counts](JsonWriter& w, const R& r) { write_server(w, r, counts); });
     return 200;
   }
   if (path.starts_with("servers/")) {
-    q.allow_only({});
+    q.allow_only({"from", "to"});
     std::string server(path.substr(8));
-    for (const ServerRow& r : servers(workers)) {
+    TimeWindow window(q);
+    bool window_counts = false;
+    for (const ServerRow& r : servers_in(workers, window, window_counts)) {
       if (r.server != server) continue;
       server_series_.watch(server);  // looking at a server graphs its requests per second
       out.begin_object().key("server");
-      write_server(out, r);
+      write_server(out, r, counts_name(window_counts));
       out.field("series", "dns." + server + ".requests_per_s").end_object();
       return 200;
     }
-    out.begin_object().field("error", "no such server: " + server).end_object();
+    out.begin_object()
+        .field("error",
+               (window.all() ? "no such server: " : "no such server in the window: ") + server)
+        .end_object();
     return 404;
   }
   if (path == "names") {
@@ -939,12 +1090,11 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
                      "last_seen", [](const R& a, const R& b) {
                        return std::tie(a.name, a.type) < std::tie(b.name, b.type);
                      });
-    uint64_t from = q.get_time_ns("from", 0), to = q.get_time_ns("to", UINT64_MAX);
-    if (from > to) throw QueryError("from: must not be after to");
+    TimeWindow window(q);
     std::string needle = lower(q.get_or("filter", ""));
     std::vector<R> rows = names(workers);
     std::erase_if(rows, [&](const R& r) {
-      if (r.last_ns < from || r.first_ns > to) return true;
+      if (!window.overlaps(r.first_ns, r.last_ns)) return true;
       if (contains(r.name, needle)) return false;
       return std::none_of(r.answers.begin(), r.answers.end(),
                           [&](const std::string& a) { return contains(a, needle); });
@@ -953,19 +1103,32 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     return 200;
   }
   if (path == "top_names") {
-    q.allow_only({"sort", "order", "page", "size", "filter"});
+    q.allow_only({"sort", "order", "page", "size", "filter", "from", "to"});
     using R = TopRow;
-    ListPage<R> page(q,
-                     {{"name", [](const R& a, const R& b) { return a.name < b.name; }},
-                      {"queries", [](const R& a, const R& b) { return a.queries < b.queries; }}},
-                     "queries", [](const R& a, const R& b) { return a.name < b.name; });
+    ListPage<R> page(
+        q,
+        {{"name", [](const R& a, const R& b) { return a.name < b.name; }},
+         {"queries", [](const R& a, const R& b) { return a.queries < b.queries; }},
+         {"first_seen", [](const R& a, const R& b) { return a.first_ns < b.first_ns; }},
+         {"last_seen", [](const R& a, const R& b) { return a.last_ns < b.last_ns; }}},
+        "queries", [](const R& a, const R& b) { return a.name < b.name; });
+    TimeWindow window(q);
     std::string needle = lower(q.get_or("filter", ""));
-    uint64_t total = 0;
-    std::vector<R> rows = top_names(workers, total);
+    // Within a window, exact counts from the window's queries where the logs hold them all;
+    // else the Space-Saving totals of the names active in the window.
+    std::optional<WindowCounts> counted;
+    if (!window.all()) counted = window_counts(workers, window);
+    std::vector<R> rows;
+    if (counted) {
+      rows = std::move(counted->names);
+    } else {
+      uint64_t total = 0;
+      rows = top_names(workers, total);
+      std::erase_if(rows, [&](const R& r) { return !window.overlaps(r.first_ns, r.last_ns); });
+    }
     std::erase_if(rows, [&](const R& r) { return !contains(r.name, needle); });
-    page.write(rows, out, [](JsonWriter& w, const R& r) {
-      w.begin_object().field("name", r.name).field("queries", r.queries).end_object();
-    });
+    const char* counts = counts_name(counted.has_value());
+    page.write(rows, out, [counts](JsonWriter& w, const R& r) { write_top_name(w, r, counts); });
     return 200;
   }
   if (path == "transactions") {
@@ -981,15 +1144,14 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
                       {"client", [](R a, R b) { return a->client.bytes < b->client.bytes; }},
                       {"server", [](R a, R b) { return a->server.bytes < b->server.bytes; }}},
                      "ts", [](R a, R b) { return a < b; });  // log order: rows point into it
-    uint64_t from = q.get_time_ns("from", 0), to = q.get_time_ns("to", UINT64_MAX);
-    if (from > to) throw QueryError("from: must not be after to");
+    TimeWindow window(q);
     std::string needle = lower(q.get_or("filter", ""));
     uint64_t dropped = 0;
     std::vector<Transaction> all = transactions(workers, dropped);
     std::vector<R> rows;
     rows.reserve(all.size());
     for (const Transaction& t : all) {
-      if (t.ts_ns >= from && t.ts_ns <= to && transaction_matches(t, needle)) rows.push_back(&t);
+      if (window.overlaps(t.ts_ns, t.ts_ns) && transaction_matches(t, needle)) rows.push_back(&t);
     }
     page.write(rows, out, [](JsonWriter& w, R t) { write_transaction(w, *t); });
     return 200;

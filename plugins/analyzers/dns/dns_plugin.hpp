@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -81,7 +82,8 @@ struct Transaction {
   bool has_qtype = false;  // false: a response without question (mDNS announcements)
   int8_t rcode = -1;       // -1: no response
   Transport transport = Transport::kUdp;
-  bool partial = false;  // the response was incomplete: answers may be missing
+  bool partial = false;         // the response was incomplete: answers may be missing
+  bool retransmission = false;  // the query repeated an outstanding one (same id and name)
   StoredName query;
   Answers answers;
 };
@@ -113,6 +115,11 @@ class Worker {
   const ServerTable& servers() const { return servers_; }
   const NameTable& names() const { return names_; }
   const TopNames& top_names() const { return top_names_; }
+  const PendingPool& pending() const { return pending_; }
+  // Transactions dated before this may be missing from transactions(): the log overwrote one
+  // of them (0: it overwrote none). Records reach the log out of time order (an unanswered
+  // query up to the timeout after its time), so this is the latest time it overwrote, plus 1.
+  uint64_t log_complete_from_ns() const { return log_complete_from_ns_; }
   // Has its own lock.
   const RecordLog<Transaction>& transactions() const { return transactions_; }
 
@@ -144,6 +151,7 @@ class Worker {
   // response to it is late).
   bool prune(FlowState& state, uint64_t flow_id, int response_id = -1) noexcept;
   void record_rtt(ServerStats& server, uint64_t us) noexcept;
+  void log(const Transaction& t) noexcept;
 
   FlowStateSlot<FlowState> slot_;
   Limits limits_;
@@ -155,6 +163,11 @@ class Worker {
   uint32_t pending_count_ = 0;  // queries in kPending state (worker_tick skips its scan at 0)
   uint64_t rtt_count_ = 0;
   RecordLog<Transaction> transactions_;
+  // The time of each record in transactions_, at the same position (record n at n % size), so
+  // that the record it overwrites tells how far back the log is complete.
+  std::vector<uint64_t> logged_ts_;
+  uint64_t logged_ = 0;
+  uint64_t log_complete_from_ns_ = 0;
   Parsed parsed_;
   Transaction transaction_;  // scratch for the record pushed to transactions_
 };
@@ -194,13 +207,22 @@ class Plugin {
   };
   struct TopRow {
     std::string name;
-    uint64_t queries = 0;
+    uint64_t queries = 0, first_ns = 0, last_ns = 0;
+  };
+  // Servers and queried names counted from what happened within a time window: the
+  // transactions dated in it (the query's time) and the queries still waiting.
+  struct WindowCounts {
+    std::vector<ServerRow> servers;
+    std::vector<TopRow> names;
   };
   static Totals totals(std::span<Worker* const> workers);
   static std::vector<ServerRow> servers(std::span<Worker* const> workers);
   static std::vector<NameRow> names(std::span<Worker* const> workers);
   static std::vector<TopRow> top_names(std::span<Worker* const> workers, uint64_t& total);
   static std::vector<Transaction> transactions(std::span<Worker* const> workers, uint64_t& dropped);
+  // nullopt when a worker's log no longer holds every transaction of the window.
+  static std::optional<WindowCounts> window_counts(std::span<Worker* const> workers,
+                                                   const TimeWindow& window);
 
  private:
   Host& host_;

@@ -86,6 +86,8 @@ void ServerStats::merge(const ServerStats& o) {
   }
   rtt_count += o.rtt_count;
   rtt_sum_us += o.rtt_sum_us;
+  if (o.first_ns) seen(o.first_ns);
+  if (o.last_ns) seen(o.last_ns);
   for (size_t i = 0; i < kRcodes; ++i) rcodes[i] += o.rcodes[i];
   for (size_t i = 0; i < kRttBuckets; ++i) rtt[i] += o.rtt[i];
 }
@@ -194,7 +196,7 @@ void TopNames::sift_down(uint32_t pos) {
   }
 }
 
-void TopNames::add(std::string_view full_name) {
+void TopNames::add(std::string_view full_name, uint64_t ts_ns) {
   if (entries_.empty()) return;
   ++total_;
   StoredName key;  // see NameTable::update
@@ -204,6 +206,7 @@ void TopNames::add(std::string_view full_name) {
   uint32_t s = index_.find(h, [&](uint32_t slot) { return entries_[slot].name.view() == name; });
   if (s != SlotIndex::kNil) {
     ++entries_[s].count;
+    if (ts_ns > entries_[s].last_ns) entries_[s].last_ns = ts_ns;
     sift_down(heap_pos_[s]);  // its count grew: it can only move away from the root
     return;
   }
@@ -214,6 +217,7 @@ void TopNames::add(std::string_view full_name) {
     e.hash = h;
     e.count = 1;
     e.error = 0;
+    e.first_ns = e.last_ns = ts_ns;
     heap_[s] = s;
     heap_pos_[s] = s;
     index_.insert(s, h);
@@ -226,6 +230,7 @@ void TopNames::add(std::string_view full_name) {
   index_.erase(s);
   e.error = e.count;
   ++e.count;
+  e.first_ns = e.last_ns = ts_ns;
   e.name.set(name);
   e.hash = h;
   index_.insert(s, h);

@@ -104,10 +104,16 @@ struct ServerStats {
   Addr addr;
   uint64_t requests = 0, responses = 0, errors = 0, unanswered = 0, retransmissions = 0;
   uint64_t rtt_count = 0, rtt_sum_us = 0, rtt_min_us = 0, rtt_max_us = 0;
+  // The first and last query or response to or from the server; 0 = none yet.
+  uint64_t first_ns = 0, last_ns = 0;
   std::array<uint64_t, kRcodes> rcodes{};
   std::array<uint64_t, kRttBuckets> rtt{};  // per bucket, not cumulative
 
   void add_rtt(uint64_t us);
+  void seen(uint64_t ts_ns) {
+    if (first_ns == 0 || ts_ns < first_ns) first_ns = ts_ns;
+    if (ts_ns > last_ns) last_ns = ts_ns;
+  }
   void merge(const ServerStats& o);
 };
 
@@ -167,7 +173,8 @@ class NameTable {
 // The most queried names, by the Space-Saving algorithm (Metwally et al. 2005): `capacity`
 // counters; a new name takes over the smallest counter and inherits its count as `error`. Any
 // name queried more than total/capacity times is guaranteed to be in the table, and its count
-// overestimates by at most `error`.
+// overestimates by at most `error`. first_ns is when the name took its counter (a name that
+// lost its counter and came back starts again), last_ns its latest query.
 class TopNames {
  public:
   struct Entry {
@@ -175,10 +182,11 @@ class TopNames {
     uint64_t hash = 0;
     uint64_t count = 0;
     uint64_t error = 0;
+    uint64_t first_ns = 0, last_ns = 0;
   };
 
   explicit TopNames(uint32_t capacity);
-  void add(std::string_view name);
+  void add(std::string_view name, uint64_t ts_ns);
   uint64_t total() const { return total_; }
   size_t size() const { return used_; }
   template <typename F>
@@ -212,6 +220,7 @@ struct PendingQuery {
   State state = kFree;
   uint8_t transport = 0;
   bool has_question = false;
+  bool retransmission = false;  // the flow had an outstanding query with its id and name
   Addr client, server;
   StoredName name;
 };
@@ -229,6 +238,7 @@ class PendingPool {
   // Slots [0, high_water) have been used at least once: the only ones a scan must visit.
   uint32_t high_water() const { return high_water_; }
   PendingQuery& slot(uint32_t i) { return slots_[i]; }
+  const PendingQuery& slot(uint32_t i) const { return slots_[i]; }
   uint32_t capacity() const { return static_cast<uint32_t>(slots_.size()); }
   uint32_t in_use() const { return in_use_; }
 

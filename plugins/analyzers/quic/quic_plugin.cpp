@@ -115,12 +115,16 @@ bool Worker::classify(const wm_packet& p, FlowState& s, const uint8_t* data, siz
   s.status = FlowState::kQuic;
   s.gquic = gquic;
   connections.add();
-  versions.at(version).connections.fetch_add(1, std::memory_order_relaxed);
+  uint8_t version_slot = versions.slot(version);
+  s.version_slot = static_cast<uint8_t>(version_slot + 1);
+  versions.rows[version_slot].connections.fetch_add(1, std::memory_order_relaxed);
+  versions.rows[version_slot].seen(p.ts_ns);
 
   std::lock_guard lock(mutex_);
   uint32_t ref = connections_.acquire();
   if (!ref) {
     overflow[static_cast<size_t>(Overflow::kConnections)].add();
+    if (rowless_since_ns_ == UINT64_MAX) rowless_since_ns_ = p.ts_ns;
     return true;
   }
   s.connection = ref;
@@ -152,6 +156,9 @@ void Worker::count_type(Connection* conn, PacketType t) noexcept {
 void Worker::handle(const wm_packet& p, FlowState& s, const uint8_t* data, size_t len) noexcept {
   datagrams.add();
   bytes.add(p.wire_len);
+  if (s.version_slot && s.version_slot <= versions.rows.size()) {
+    versions.rows[s.version_slot - 1].seen(p.ts_ns);
+  }
   const wm_flow_info& f = *p.flow;
   Connection* conn = connections_.get(s.connection, f.id);
   if (conn) {
@@ -412,6 +419,9 @@ void Worker::on_flow_end(const wm_flow_info& flow, FlowState& s) noexcept {
   if (s.handshake) {
     handshakes_.release(s.handshake, flow.id);
     s.handshake = 0;
+  }
+  if (s.version_slot && s.version_slot <= versions.rows.size() && flow.last_ns) {
+    versions.rows[s.version_slot - 1].seen(flow.last_ns);
   }
   Connection* conn = connections_.get(s.connection, flow.id);
   if (!conn) return;

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -52,8 +53,8 @@ enum class Overflow : uint8_t {
 inline constexpr size_t kOverflowCount = static_cast<size_t>(Overflow::kCount);
 const char* overflow_name(Overflow o);
 
-// Per-flow state, zero-filled by the core: 12 bytes per flow. The connection itself lives in
-// the worker's ConnectionTable, a ClientHello in reassembly in its HandshakePool.
+// Per-flow state, zero-filled by the core: 12 bytes per flow (10 used). The connection itself lives
+// in the worker's ConnectionTable, a ClientHello in reassembly in its HandshakePool.
 struct FlowState {
   enum Status : uint8_t { kUnknown = 0, kQuic, kNotQuic };
   uint32_t connection;    // ConnectionTable reference; 0 = no row
@@ -65,6 +66,7 @@ struct FlowState {
   uint8_t decrypted : 1;    // a client Initial decrypted
   uint8_t server_scid : 1;  // the server's SCID was recorded
   uint8_t gquic : 1;        // Google QUIC with public headers (Q035..Q043)
+  uint8_t version_slot;     // the connection's VersionCounters slot + 1; 0 = none
 };
 
 // One per worker thread.
@@ -93,6 +95,9 @@ class Worker {
   // Read under lock().
   const ConnectionTable& connection_table() const { return connections_; }
   const ServerNameTable& server_names() const { return server_names_; }
+  // The first connection that got no row (UINT64_MAX: none): from then on the table may miss
+  // connections of any window.
+  uint64_t rowless_since_ns() const { return rowless_since_ns_; }
   uint32_t id() const { return worker_id_; }
 
  private:
@@ -124,6 +129,7 @@ class Worker {
   InitialCrypto crypto_;
   std::vector<uint8_t> scratch_;  // one packet's copy, decrypted in place (64 KiB)
   Hello hello_;                   // the ClientHello being read
+  uint64_t rowless_since_ns_ = UINT64_MAX;
 };
 
 class Plugin {
@@ -161,12 +167,17 @@ class Plugin {
   struct VersionRow {
     std::string name;  // "v1", "draft-29", "Q046", ... or "other"
     uint32_t version = 0;
-    uint64_t connections = 0, decrypted = 0, server_names = 0;
+    uint64_t connections = 0, decrypted = 0, server_names = 0, first_ns = 0, last_ns = 0;
   };
   static Totals totals(std::span<Worker* const> workers);
   static std::vector<ConnectionRow> connections(std::span<Worker* const> workers);
   static std::vector<ServerNameRow> server_names(std::span<Worker* const> workers);
   static std::vector<VersionRow> versions(std::span<Worker* const> workers);
+  // The versions of the connections active in `window`, counted from the connection rows;
+  // nullopt when a worker's table may no longer hold them all (it recycled a connection active
+  // in the window, or a connection got no row).
+  static std::optional<std::vector<VersionRow>> versions_in(std::span<Worker* const> workers,
+                                                            const TimeWindow& window);
 
  private:
   Host& host_;

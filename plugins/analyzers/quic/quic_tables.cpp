@@ -124,6 +124,8 @@ uint32_t ConnectionTable::acquire() {
     ended_head_ = (ended_head_ + 1) % ended_.size();
     --ended_count_;
     ++recycled_;
+    uint64_t last = live_load(slots_[ref - 1].last_ns);
+    if (last >= complete_from_ns_) complete_from_ns_ = last + 1;
   } else {
     return 0;
   }
@@ -178,17 +180,17 @@ uint32_t ServerNameTable::at(std::string_view name, uint64_t now_ns) {
 
 // ---- Versions ------------------------------------------------------------------------------
 
-VersionCounters::Row& VersionCounters::at(uint32_t version) {
-  for (size_t i = 0; i < kVersionSlots; ++i) {
+uint8_t VersionCounters::slot(uint32_t version) {
+  for (uint8_t i = 0; i < kVersionSlots; ++i) {
     Row& r = rows[i];
     if (!r.used.load(std::memory_order_relaxed)) {
       r.version.store(version, std::memory_order_relaxed);
       r.used.store(true, std::memory_order_release);
-      return r;
+      return i;
     }
-    if (r.version.load(std::memory_order_relaxed) == version) return r;
+    if (r.version.load(std::memory_order_relaxed) == version) return i;
   }
-  return rows[kVersionSlots];
+  return kVersionSlots;
 }
 
 }  // namespace wiremeter::quic

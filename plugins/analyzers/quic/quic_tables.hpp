@@ -145,6 +145,9 @@ class ConnectionTable {
   const Connection& slot(size_t i) const { return slots_[i]; }
   bool used(size_t i) const { return used_[i]; }
   uint64_t recycled() const { return recycled_; }
+  // Connections active at or after this time all still have their slot: the latest last_ns of
+  // a recycled connection, plus 1 (0: none recycled).
+  uint64_t complete_from_ns() const { return complete_from_ns_; }
 
  private:
   std::vector<Connection> slots_;
@@ -153,6 +156,7 @@ class ConnectionTable {
   std::vector<uint32_t> ended_;  // ring of ended slots, oldest at ended_head_
   size_t ended_head_ = 0, ended_count_ = 0;
   uint64_t recycled_ = 0;
+  uint64_t complete_from_ns_ = 0;
 };
 
 // ---- Server names --------------------------------------------------------------------------
@@ -196,9 +200,21 @@ struct VersionCounters {
     std::atomic<uint32_t> version{0};
     std::atomic<bool> used{false};
     std::atomic<uint64_t> connections{0}, decrypted{0}, server_names{0};
+    // The first connection's first datagram and the latest datagram of any connection.
+    std::atomic<uint64_t> first_ns{0}, last_ns{0};
+    // Only the worker writes: load and store, no read-modify-write needed.
+    void seen(uint64_t ts_ns) {
+      uint64_t first = first_ns.load(std::memory_order_relaxed);
+      if (first == 0 || ts_ns < first) first_ns.store(ts_ns, std::memory_order_relaxed);
+      if (ts_ns > last_ns.load(std::memory_order_relaxed)) {
+        last_ns.store(ts_ns, std::memory_order_relaxed);
+      }
+    }
   };
   std::array<Row, kVersionSlots + 1> rows;  // the last: other
-  Row& at(uint32_t version);
+  // The version's slot in `rows`, taken if new (kVersionSlots: other).
+  uint8_t slot(uint32_t version);
+  Row& at(uint32_t version) { return rows[slot(version)]; }
 };
 
 }  // namespace wiremeter::quic

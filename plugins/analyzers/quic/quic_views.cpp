@@ -108,7 +108,9 @@ void write_server_name(JsonWriter& w, const Plugin::ServerNameRow& r) {
       .end_object();
 }
 
-void write_version(JsonWriter& w, const Plugin::VersionRow& r) {
+// `counts` (REST views only): "window" when the counts are those of the connections active in
+// the query's window, "since_start" when they are totals.
+void write_version(JsonWriter& w, const Plugin::VersionRow& r, const char* counts = nullptr) {
   w.begin_object().field("version", r.name);
   w.key("version_number");
   if (r.name == "other") {
@@ -119,7 +121,10 @@ void write_version(JsonWriter& w, const Plugin::VersionRow& r) {
   w.field("connections", r.connections)
       .field("decrypted", r.decrypted)
       .field("server_names", r.server_names)
-      .end_object();
+      .field("first_seen", seconds(r.first_ns))
+      .field("last_seen", seconds(r.last_ns));
+  if (counts) w.field("counts", counts);
+  w.end_object();
 }
 
 uint64_t total_bytes(const Connection& c) { return live_load(c.bytes[0]) + live_load(c.bytes[1]); }
@@ -132,15 +137,6 @@ bool connection_matches(const Plugin::ConnectionRow& r, const std::string& needl
   return contains(format_addr(c.client), needle) || contains(format_addr(c.server), needle) ||
          contains(name_of(c.version), needle) ||
          (c.has_hello && (contains(c.hello.server_name, needle) || contains(c.hello.alpn, needle)));
-}
-
-struct Window {
-  uint64_t from = 0, to = UINT64_MAX;
-};
-Window parse_window(const Query& q) {
-  Window w{q.get_time_ns("from", 0), q.get_time_ns("to", UINT64_MAX)};
-  if (w.from > w.to) throw QueryError("from: must not be after to");
-  return w;
 }
 
 }  // namespace
@@ -286,6 +282,9 @@ std::vector<Plugin::VersionRow> Plugin::versions(std::span<Worker* const> worker
       VersionRow& r = merged[other ? (uint64_t{1} << 32) : v];
       r.name = other ? "other" : name_of(v);
       r.version = other ? 0 : v;
+      uint64_t first = src.first_ns.load(std::memory_order_relaxed);
+      if (first && (r.first_ns == 0 || first < r.first_ns)) r.first_ns = first;
+      r.last_ns = std::max(r.last_ns, src.last_ns.load(std::memory_order_relaxed));
       r.connections += connections;
       r.decrypted += src.decrypted.load(std::memory_order_relaxed);
       r.server_names += src.server_names.load(std::memory_order_relaxed);
@@ -293,6 +292,49 @@ std::vector<Plugin::VersionRow> Plugin::versions(std::span<Worker* const> worker
   }
   std::vector<VersionRow> rows;
   for (auto& [k, r] : merged) rows.push_back(r);
+  return rows;
+}
+
+std::optional<std::vector<Plugin::VersionRow>> Plugin::versions_in(std::span<Worker* const> workers,
+                                                                   const TimeWindow& window) {
+  std::map<uint32_t, VersionRow> merged;
+  for (Worker* w : workers) {
+    if (!w) continue;
+    auto lock = w->lock();
+    const ConnectionTable& t = w->connection_table();
+    bool rowless = w->rowless_since_ns() != UINT64_MAX && w->rowless_since_ns() <= window.to_ns;
+    if (t.complete_from_ns() > window.from_ns || rowless) {
+      return std::nullopt;
+    }
+    for (size_t i = 0; i < t.capacity(); ++i) {
+      if (!t.used(i)) continue;
+      const Connection& c = t.slot(i);
+      uint64_t last = live_load(c.last_ns);
+      if (!window.overlaps(c.first_ns, last)) continue;
+      VersionRow& r = merged[c.version];
+      if (r.connections++ == 0 || c.first_ns < r.first_ns) r.first_ns = c.first_ns;
+      r.last_ns = std::max(r.last_ns, last);
+      // As the version counters count: a decrypted client Initial, a ClientHello with a name.
+      if (c.decryption == Decryption::kOk) ++r.decrypted;
+      if (c.server_name_ref) ++r.server_names;
+    }
+  }
+  // First and last seen are the version's whole activity where it has its own counters, as in
+  // every other list.
+  std::map<uint32_t, VersionRow> lifetime;
+  for (const VersionRow& r : versions(workers)) {
+    if (r.name != "other") lifetime[r.version] = r;
+  }
+  std::vector<VersionRow> rows;
+  for (auto& [version, r] : merged) {
+    r.version = version;
+    r.name = name_of(version);
+    if (auto it = lifetime.find(version); it != lifetime.end()) {
+      r.first_ns = std::min(r.first_ns, it->second.first_ns);
+      r.last_ns = std::max(r.last_ns, it->second.last_ns);
+    }
+    rows.push_back(std::move(r));
+  }
   return rows;
 }
 
@@ -441,7 +483,7 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
           }},
          {"version", [](const R& a, const R& b) { return a.c.version < b.c.version; }}},
         "first_seen", [](const R& a, const R& b) { return a.id < b.id; });
-    Window win = parse_window(q);
+    TimeWindow window(q);
     std::string needle = lower(q.get_or("filter", ""));
     auto name = q.get("server_name");
     auto version = q.get("version");
@@ -451,7 +493,7 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     }
     std::vector<R> rows = connections(workers);
     std::erase_if(rows, [&](const R& r) {
-      if (live_load(r.c.last_ns) < win.from || r.c.first_ns > win.to) return true;
+      if (!window.overlaps(r.c.first_ns, live_load(r.c.last_ns))) return true;
       if (name && lower(r.c.hello.server_name) != lower(*name)) return true;
       if (version && name_of(r.c.version) != *version) return true;
       if (active && r.c.active != (*active == "true")) return true;
@@ -482,11 +524,11 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
          {"first_seen", [](const R& a, const R& b) { return a.first_ns < b.first_ns; }},
          {"last_seen", [](const R& a, const R& b) { return a.last_ns < b.last_ns; }}},
         "connections", [](const R& a, const R& b) { return a.name < b.name; });
-    Window win = parse_window(q);
+    TimeWindow window(q);
     std::string needle = lower(q.get_or("filter", ""));
     std::vector<R> rows = server_names(workers);
     std::erase_if(rows, [&](const R& r) {
-      return r.last_ns < win.from || r.first_ns > win.to || !contains(r.name, needle);
+      return !window.overlaps(r.first_ns, r.last_ns) || !contains(r.name, needle);
     });
     page.write(rows, out, write_server_name);
     return 200;
@@ -506,19 +548,33 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     return 404;
   }
   if (path == "versions") {
-    q.allow_only({"sort", "order", "page", "size", "filter"});
+    q.allow_only({"sort", "order", "page", "size", "filter", "from", "to"});
     using R = VersionRow;
     ListPage<R> page(
         q,
         {{"version", [](const R& a, const R& b) { return a.name < b.name; }},
          {"connections", [](const R& a, const R& b) { return a.connections < b.connections; }},
          {"decrypted", [](const R& a, const R& b) { return a.decrypted < b.decrypted; }},
-         {"server_names", [](const R& a, const R& b) { return a.server_names < b.server_names; }}},
+         {"server_names", [](const R& a, const R& b) { return a.server_names < b.server_names; }},
+         {"first_seen", [](const R& a, const R& b) { return a.first_ns < b.first_ns; }},
+         {"last_seen", [](const R& a, const R& b) { return a.last_ns < b.last_ns; }}},
         "connections", [](const R& a, const R& b) { return a.name < b.name; });
+    TimeWindow window(q);
     std::string needle = lower(q.get_or("filter", ""));
-    std::vector<R> rows = versions(workers);
+    // Within a window, the connections active in it where the tables still hold them all;
+    // else the versions' totals, keeping those active in the window.
+    std::optional<std::vector<R>> counted;
+    if (!window.all()) counted = versions_in(workers, window);
+    std::vector<R> rows;
+    if (counted) {
+      rows = std::move(*counted);
+    } else {
+      rows = versions(workers);
+      std::erase_if(rows, [&](const R& r) { return !window.overlaps(r.first_ns, r.last_ns); });
+    }
     std::erase_if(rows, [&](const R& r) { return !contains(r.name, needle); });
-    page.write(rows, out, write_version);
+    const char* counts = counted ? "window" : "since_start";
+    page.write(rows, out, [counts](JsonWriter& w, const R& r) { write_version(w, r, counts); });
     return 200;
   }
   return 404;

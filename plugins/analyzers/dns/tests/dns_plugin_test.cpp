@@ -132,7 +132,12 @@ TEST(DnsPlugin, MatchesResponsesAndMeasuresResponseTime) {
   EXPECT_TRUE(has(
       json, R"("name":"www.example.com","type":"A","answers":["192.0.2.1","192.0.2.2"],"ttl":60)"))
       << json;
-  EXPECT_TRUE(has(json, R"("top_names":[{"name":"www.example.com","queries":1}])")) << json;
+  EXPECT_TRUE(has(json, R"("top_names":[{"name":"www.example.com","queries":1,)"
+                        R"("first_seen":1.7e+09,"last_seen":1.7e+09}])"))
+      << json;
+  EXPECT_TRUE(has(json, R"("rcodes":{"NOERROR":1},"first_seen":1.7e+09,)"
+                        R"("last_seen":1700000000.003}])"))
+      << json;
 }
 
 TEST(DnsPlugin, MatchesCaseInsensitivelyAndReportsLowercase) {
@@ -183,7 +188,7 @@ TEST(DnsPlugin, CountsRcodesAndErrorsPerServer) {
   std::string json = h.json();
   EXPECT_TRUE(has(json, R"("server":"198.18.1.53","requests":3,"responses":3,"errors":2,)"
                         R"("unanswered":0,"retransmissions":0,"rtt_ms":{"min":1,"avg":1,"max":1},)"
-                        R"("rcodes":{"NOERROR":1,"SERVFAIL":1,"NXDOMAIN":1}})"))
+                        R"("rcodes":{"NOERROR":1,"SERVFAIL":1,"NXDOMAIN":1},)"))
       << json;
   // Failed lookups resolve nothing.
   EXPECT_TRUE(has(json, R"("names":[],)")) << json;
@@ -492,10 +497,154 @@ TEST(DnsPlugin, QueryHookPagesSortsFiltersAndRefusesBadParameters) {
     EXPECT_EQ(status, 400) << qs;
     EXPECT_TRUE(has(json, R"({"error":)")) << qs << " " << json;
   }
-  std::tie(status, json) = d.query("servers", "from=1");
-  EXPECT_EQ(status, 400) << json;  // servers have no time window
+  for (const char* list : {"servers", "top_names", "names"}) {
+    std::tie(status, json) = d.query(list, "from=20&to=10");
+    EXPECT_EQ(status, 400) << list << " " << json;
+  }
+  EXPECT_EQ(d.query("servers/198.18.1.2", "size=1").first, 400);
   std::tie(status, json) = d.query("nothing");
   EXPECT_EQ(status, 404);
+}
+
+// The item of `list` (a JSON text) that starts with `head`, up to its end: enough for the flat
+// rows these lists have apart from their nested rtt_ms and rcodes objects.
+std::string item(const std::string& list, const std::string& head) {
+  size_t at = list.find(head);
+  if (at == std::string::npos) return "";
+  size_t end = list.find('}', list.find(R"("counts":)", at));
+  return list.substr(at, end == std::string::npos ? std::string::npos : end + 1 - at);
+}
+
+constexpr uint64_t kS = 1000 * kMs;
+
+TEST(DnsPlugin, ServersAndTopNamesCountWhatHappenedInTheTimeWindow) {
+  FakeHost host;
+  Driver d(host);
+  Flow f1(1), f2(2), f3(3), f4(4), f5(5);
+  const char* a = "198.18.1.1";
+  const char* b = "198.18.1.2";
+  const char* c = "198.18.1.3";
+  auto q = [](Flow& f, uint16_t id, const char* name, uint64_t ts, const char* server) {
+    return udp(f, true, test::query_msg(id, name, test::kA), ts, "198.18.0.1", server);
+  };
+  auto r = [](Flow& f, uint16_t id, const char* name, uint8_t rcode, uint64_t ts,
+              const char* server) {
+    return udp(f, false, test::response_msg(id, name, test::kA, rcode), ts, "198.18.0.1", server);
+  };
+  // Server a answers a.example twice at T+1 s and T+2 s, then b.example with NXDOMAIN at
+  // T+100 s; server b never answers b.example (asked twice, T+101 s and T+102 s).
+  auto p1 = q(f1, 1, "a.example", kT0 + kS, a);
+  auto p2 = r(f1, 1, "a.example", 0, kT0 + kS + 10 * kMs, a);
+  auto p3 = q(f1, 2, "a.example", kT0 + 2 * kS, a);
+  auto p4 = r(f1, 2, "a.example", 0, kT0 + 2 * kS + 20 * kMs, a);
+  auto p5 = q(f2, 3, "b.example", kT0 + 100 * kS, a);
+  auto p6 = r(f2, 3, "b.example", 3, kT0 + 100 * kS + 30 * kMs, a);
+  auto p7 = q(f3, 4, "b.example", kT0 + 101 * kS, b);
+  auto p8 = q(f3, 4, "b.example", kT0 + 102 * kS, b);
+  d.batch({p1.view, p2.view, p3.view, p4.view, p5.view, p6.view, p7.view, p8.view});
+  d.worker_tick(kT0 + 150 * kS);  // b's two queries time out
+  // At T+200 s server b answers c.example; at T+300 s server c is asked and has not answered.
+  auto p9 = q(f4, 5, "c.example", kT0 + 200 * kS, b);
+  auto p10 = r(f4, 5, "c.example", 0, kT0 + 200 * kS + 5 * kMs, b);
+  auto p11 = q(f5, 6, "d.example", kT0 + 300 * kS, c);
+  d.batch({p9.view, p10.view, p11.view});
+
+  auto [status, json] = d.query("servers", "from=1700000050&to=1700000150&sort=server&order=asc");
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(has(json, R"("total":2,)")) << json;
+  EXPECT_EQ(item(json, R"({"server":"198.18.1.1")"),
+            R"({"server":"198.18.1.1","requests":1,"responses":1,"errors":1,"unanswered":0,)"
+            R"("retransmissions":0,"rtt_ms":{"min":30,"avg":30,"max":30},)"
+            R"("rcodes":{"NXDOMAIN":1},"first_seen":1700000001,"last_seen":1700000100.03,)"
+            R"("counts":"window"})")
+      << json;
+  EXPECT_EQ(item(json, R"({"server":"198.18.1.2")"),
+            R"({"server":"198.18.1.2","requests":2,"responses":0,"errors":0,"unanswered":2,)"
+            R"("retransmissions":1,"rtt_ms":null,"rcodes":{},"first_seen":1700000101,)"
+            R"("last_seen":1700000200.005,"counts":"window"})")
+      << json;
+  EXPECT_FALSE(has(json, "198.18.1.3")) << json;
+
+  // The query still waiting counts as a request of its window, not (yet) as unanswered.
+  std::tie(status, json) = d.query("servers", "from=1700000250");
+  EXPECT_TRUE(has(json, R"("total":1,)")) << json;
+  EXPECT_TRUE(has(json, R"("server":"198.18.1.3","requests":1,"responses":0,"errors":0,)"
+                        R"("unanswered":0,)"))
+      << json;
+  std::tie(status, json) = d.query("servers", "from=1700000000&to=1700000000.5");
+  EXPECT_TRUE(has(json, R"("total":0,)")) << json;
+  // Without a window: the totals since the start.
+  std::tie(status, json) = d.query("servers", "sort=server&order=asc&size=1");
+  EXPECT_TRUE(has(json, R"("server":"198.18.1.1","requests":3,"responses":3,"errors":1,)")) << json;
+  EXPECT_TRUE(has(json, R"("counts":"since_start"})")) << json;
+
+  // The detail view takes the same window.
+  std::tie(status, json) = d.query("servers/198.18.1.1", "from=1700000000&to=1700000010");
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(has(json, R"({"server":{"server":"198.18.1.1","requests":2,"responses":2,)")) << json;
+  EXPECT_TRUE(has(json, R"("first_seen":1700000001,"last_seen":1700000100.03,)"
+                        R"("counts":"window"},"series":"dns.198.18.1.1.requests_per_s"})"))
+      << json;
+  std::tie(status, json) = d.query("servers/198.18.1.3", "from=1700000000&to=1700000010");
+  EXPECT_EQ(status, 404);
+  EXPECT_TRUE(has(json, R"({"error":"no such server in the window: 198.18.1.3"})")) << json;
+
+  std::tie(status, json) = d.query("top_names", "from=1700000050&to=1700000150");
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(has(json, R"("total":1,)")) << json;
+  EXPECT_TRUE(has(json, R"("items":[{"name":"b.example","queries":3,"first_seen":1700000100,)"
+                        R"("last_seen":1700000102,"counts":"window"}])"))
+      << json;
+  std::tie(status, json) = d.query("top_names", "from=1700000150&sort=name&order=asc");
+  EXPECT_TRUE(has(json, R"("total":2,)")) << json;
+  EXPECT_TRUE(has(json, R"({"name":"c.example","queries":1,)")) << json;
+  EXPECT_TRUE(has(json, R"({"name":"d.example","queries":1,)")) << json;
+  std::tie(status, json) = d.query("top_names", "sort=name&order=asc&size=1");
+  EXPECT_TRUE(has(json, R"("items":[{"name":"a.example","queries":2,"first_seen":1700000001,)"
+                        R"("last_seen":1700000002,"counts":"since_start"}])"))
+      << json;
+}
+
+TEST(DnsPlugin, WindowsTheLogNoLongerCoversKeepTheServersActiveInThem) {
+  FakeHost host;
+  Driver d(host);
+  Flow f;
+  // 4200 transactions, one per ms: the worker's log keeps the newest 4096.
+  constexpr uint16_t kCount = 4200;
+  std::vector<BuiltPacket> pkts;
+  pkts.reserve(2 * kCount);
+  for (uint16_t i = 0; i < kCount; ++i) {
+    std::string name = i % 2 ? "odd.example" : "even.example";
+    pkts.push_back(udp(f, true, test::query_msg(i, name, test::kA), kT0 + i * kMs));
+    pkts.push_back(
+        udp(f, false, test::response_msg(i, name, test::kA, 0), kT0 + i * kMs + 100'000));
+  }
+  std::vector<wm_packet> views;
+  for (auto& p : pkts) views.push_back(p.view);
+  d.batch(views);
+  {
+    auto lock = d.worker().lock();
+    EXPECT_EQ(d.worker().log_complete_from_ns(), kT0 + (kCount - 4096 - 1) * kMs + 1);
+  }
+
+  // From T+50 ms the log lost transactions: the server's totals, as it was active then.
+  auto [status, json] = d.query("servers", "from=1700000000.05&to=1700000001");
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(has(json, R"({"server":"198.18.1.53","requests":4200,"responses":4200,)")) << json;
+  EXPECT_TRUE(has(json, R"("counts":"since_start"})")) << json;
+  std::tie(status, json) = d.query("top_names", "from=1700000000.05&sort=name&order=asc");
+  EXPECT_TRUE(has(json, R"({"name":"even.example","queries":2100,)")) << json;
+  EXPECT_TRUE(has(json, R"("counts":"since_start"})")) << json;
+  // From T+0.5 s it holds them all: 3700 transactions, 1850 of each name.
+  std::tie(status, json) = d.query("servers", "from=1700000000.5");
+  EXPECT_TRUE(has(json, R"({"server":"198.18.1.53","requests":3700,"responses":3700,)")) << json;
+  EXPECT_TRUE(has(json, R"("rtt_ms":{"min":0.1,"avg":0.1,"max":0.1},)")) << json;
+  EXPECT_TRUE(has(json, R"("first_seen":1.7e+09,"last_seen":1700000004.1991,"counts":"window"})"))
+      << json;
+  std::tie(status, json) = d.query("top_names", "from=1700000000.5&sort=name&order=asc");
+  EXPECT_TRUE(has(json, R"({"name":"even.example","queries":1850,"first_seen":1.7e+09,)")) << json;
+  EXPECT_TRUE(has(json, R"({"name":"odd.example","queries":1850,)")) << json;
+  EXPECT_TRUE(has(json, R"("counts":"window"})")) << json;
 }
 
 TEST(DnsPlugin, RecordsSeriesOnTick) {

@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace wiremeter::dns {
@@ -97,12 +98,23 @@ TEST(DnsTables, TopNamesKeepTheHeavyHitters) {
   TopNames t(8);
   // Two heavy names among a stream of names seen once.
   for (int i = 0; i < 200; ++i) {
-    t.add("heavy.example");
-    if (i % 2 == 0) t.add("medium.example");
-    t.add("once-" + std::to_string(i) + ".example");
+    uint64_t ts = 1000 + static_cast<uint64_t>(i);
+    t.add("heavy.example", ts);
+    if (i % 2 == 0) t.add("medium.example", ts);
+    t.add("once-" + std::to_string(i) + ".example", ts);
   }
   std::map<std::string, uint64_t> counts;
-  t.for_each([&](const TopNames::Entry& e) { counts[std::string(e.name.view())] = e.count; });
+  std::map<std::string, std::pair<uint64_t, uint64_t>> seen;
+  t.for_each([&](const TopNames::Entry& e) {
+    counts[std::string(e.name.view())] = e.count;
+    seen[std::string(e.name.view())] = {e.first_ns, e.last_ns};
+  });
+  // A name keeps its first sighting while it holds its counter; one that took over a counter
+  // starts at the query that took it.
+  EXPECT_EQ(seen["heavy.example"], (std::pair<uint64_t, uint64_t>{1000, 1199}));
+  EXPECT_EQ(seen["medium.example"].second, 1198u);
+  ASSERT_TRUE(seen.count("once-199.example"));
+  EXPECT_EQ(seen["once-199.example"], (std::pair<uint64_t, uint64_t>{1199, 1199}));
   EXPECT_EQ(t.size(), 8u);
   EXPECT_EQ(t.total(), 500u);
   ASSERT_TRUE(counts.count("heavy.example"));

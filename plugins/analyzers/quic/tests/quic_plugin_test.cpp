@@ -218,11 +218,13 @@ TEST(QuicPlugin, ReadsVersion2AndDraft29) {
   EXPECT_EQ(status, 200);
   EXPECT_TRUE(has(body,
                   "{\"version\":\"draft-29\",\"version_number\":\"0xff00001d\","
-                  "\"connections\":1,\"decrypted\":1,\"server_names\":1}"))
+                  "\"connections\":1,\"decrypted\":1,\"server_names\":1,"
+                  "\"first_seen\":1700000000.001,\"last_seen\":1700000000.001,"
+                  "\"counts\":\"since_start\"}"))
       << body;
   EXPECT_TRUE(has(body,
                   "{\"version\":\"v2\",\"version_number\":\"0x6b3343cf\","
-                  "\"connections\":1,\"decrypted\":1,\"server_names\":1}"))
+                  "\"connections\":1,\"decrypted\":1,\"server_names\":1,"))
       << body;
   std::string j = h.json();
   EXPECT_TRUE(has(j, "\"server_name\":\"v2.example\"")) << j;
@@ -392,6 +394,90 @@ TEST(QuicPlugin, AnswersListQueries) {
   EXPECT_EQ(h.query("connections", "sort=nope").first, 400);
   EXPECT_EQ(h.query("connections", "colour=red").first, 400);
   EXPECT_EQ(h.query("nothing").first, 404);
+}
+
+constexpr uint64_t kT0 = 1'700'000'000'000'000'000ull, kS = 1'000'000'000ull;
+
+TEST(QuicPlugin, VersionsCountTheConnectionsActiveInTheWindow) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host);
+  Flow a(1), b(2), c(3);
+  test::HelloSpec spec;
+  spec.sni = "a.example";
+  // v1 from T+1 ms to T+3 ms, draft-29 at T+10 s (no name: not decrypted), v1 again at T+20 s.
+  a.send(h, true, test::initial_packet(kV1, kDcid, kScid, kDcid, 0, hello_frames(spec)));
+  a.send(h, false, server_initial());
+  a.send(h, true, short_packet());
+  a.end(h);
+  b.ts = kT0 + 10 * kS;
+  Bytes other = from_hex("ffffffffffffffff");
+  b.send(h, true, test::initial_packet(kDraft29, kDcid, kScid, other, 0, hello_frames(spec)));
+  c.ts = kT0 + 20 * kS;
+  c.send(h, true, test::initial_packet(kV1, kDcid, kScid, kDcid, 0, hello_frames(spec)));
+
+  auto [status, body] = h.query("versions", "from=1700000005&to=1700000015");
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(has(body, "\"total\":1,")) << body;
+  EXPECT_TRUE(has(body,
+                  "{\"version\":\"draft-29\",\"version_number\":\"0xff00001d\","
+                  "\"connections\":1,\"decrypted\":0,\"server_names\":0,"
+                  "\"first_seen\":1700000010.001,\"last_seen\":1700000010.001,"
+                  "\"counts\":\"window\"}"))
+      << body;
+  // v1 in its last window: one connection; first and last seen are the version's whole life.
+  std::tie(status, body) = h.query("versions", "from=1700000015");
+  EXPECT_TRUE(has(body, "\"total\":1,")) << body;
+  EXPECT_TRUE(has(body,
+                  "{\"version\":\"v1\",\"version_number\":\"0x00000001\","
+                  "\"connections\":1,\"decrypted\":1,\"server_names\":1,"
+                  "\"first_seen\":1700000000.001,\"last_seen\":1700000020.001,"
+                  "\"counts\":\"window\"}"))
+      << body;
+  std::tie(status, body) = h.query("versions", "from=1700000001&to=1700000002");
+  EXPECT_TRUE(has(body, "\"total\":0,")) << body;
+  std::tie(status, body) = h.query("versions", "sort=version&order=desc");
+  EXPECT_TRUE(has(body,
+                  "{\"version\":\"v1\",\"version_number\":\"0x00000001\","
+                  "\"connections\":2,"))
+      << body;
+  EXPECT_TRUE(has(body, "\"counts\":\"since_start\"}")) << body;
+  EXPECT_EQ(h.query("versions", "from=20&to=10").first, 400);
+  EXPECT_EQ(h.query("versions", "to=yesterday").first, 400);
+}
+
+TEST(QuicPlugin, VersionsFallBackToTotalsWhenTheTableMayMissConnections) {
+  FakeHost host;
+  host.config = R"({"connections": 1})";
+  PluginHarness h(wiremeter_plugin_register(), host);
+  Flow a(1), b(2), c(3);
+  a.send(h, true, test::initial_packet(kV1, kDcid, kScid, kDcid, 0, hello_frames({})));
+  b.ts = kT0 + 10 * kS;  // while a holds the only row: b gets none
+  b.send(h, true, test::initial_packet(kDraft29, kDcid, kScid, kDcid, 0, hello_frames({})));
+
+  // Before b, the table holds every connection.
+  auto [status, body] = h.query("versions", "to=1700000005");
+  EXPECT_TRUE(has(body, "\"total\":1,")) << body;
+  EXPECT_TRUE(has(body, "{\"version\":\"v1\",")) << body;
+  EXPECT_TRUE(has(body, "\"counts\":\"window\"}")) << body;
+  // From b on it may not: totals of the versions active in the window.
+  std::tie(status, body) = h.query("versions", "from=1700000005");
+  EXPECT_TRUE(has(body, "\"total\":1,")) << body;
+  EXPECT_TRUE(has(body,
+                  "{\"version\":\"draft-29\",\"version_number\":\"0xff00001d\","
+                  "\"connections\":1,"))
+      << body;
+  EXPECT_TRUE(has(body, "\"counts\":\"since_start\"}")) << body;
+
+  // a ends and c takes its row: windows that reach a's time fall back too.
+  a.end(h);
+  c.ts = kT0 + 20 * kS;
+  c.send(h, true, test::initial_packet(kV1, kDcid, kScid, kDcid, 0, hello_frames({})));
+  std::tie(status, body) = h.query("versions", "to=1700000005");
+  EXPECT_TRUE(has(body,
+                  "{\"version\":\"v1\",\"version_number\":\"0x00000001\","
+                  "\"connections\":2,"))
+      << body;
+  EXPECT_TRUE(has(body, "\"counts\":\"since_start\"}")) << body;
 }
 
 TEST(QuicPlugin, FreesIdleHandshakeSlots) {
