@@ -160,6 +160,9 @@ wm_packet core_view(const uint8_t* d, uint32_t n) {
   return v;
 }
 
+// The capture clock of the frames, which is also the host's clock here.
+uint64_t fuzz_clock = 1'700'000'000'000'000'000ull;
+
 const wm_host_api* fake_host() {
   static wm_host_api api = [] {
     wm_host_api a{};
@@ -167,7 +170,7 @@ const wm_host_api* fake_host() {
     a.abi_major = WM_ABI_MAJOR;
     a.abi_minor = WM_ABI_MINOR;
     a.log = [](void*, int, const char*) {};
-    a.now_ns = [](void*) -> uint64_t { return 0; };
+    a.now_ns = [](void*) -> uint64_t { return fuzz_clock; };
     a.config_json = [](void*) {
       // Small tables, so that the "full" paths run too.
       return R"({"vlan_pairs": 4, "mpls_labels": 4, "multicast_groups": 4, "arp_bindings": 8,
@@ -208,7 +211,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static wiremeter::Host host(fake_host());
   static Plugin plugin(host);
   static Worker* worker = plugin.make_worker(wm_worker_info{}).release();
-  static uint64_t clock = 1'700'000'000'000'000'000ull;
+  uint64_t& clock = fuzz_clock;
   clock = (ctl & 4) ? clock - 3'000'000'000ull : clock + 700'000'000ull;
 
   wm_packet p = core_view(frame.get(), static_cast<uint32_t>(n));
@@ -231,10 +234,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   worker->on_batch(std::span<const wm_packet>(&p, 1));
   worker->worker_tick((ctl & 2) ? clock + 10'000'000'000ull : clock);
 
-  // Now and then the control plane over what the worker published.
+  // Now and then the control plane over what the worker published: the second's graphs and
+  // counter snapshots (on the same clock, which goes back now and then), then every view.
   static uint64_t runs = 0;
-  if (++runs % 64 == 0) {
-    Worker* workers[] = {worker};
+  Worker* workers[] = {worker};
+  if (++runs % 16 == 0) plugin.on_tick(workers, clock);
+  if (runs % 64 == 0) {
     wiremeter::JsonWriter json;
     plugin.write_json(workers, json);
     for (const char* view : {"vlans", "mpls", "qos", "qos/pcp", "arp/bindings", "arp/conflicts",
@@ -242,9 +247,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       wiremeter::JsonWriter out;
       plugin.query(workers, view, wiremeter::Query("sort=last_seen&order=asc&size=3"), out);
     }
-    for (const char* view : {"arp", "sizes", "cast", "vlans/0", "arp/bindings/10.0.0.1"}) {
+    for (const char* view : {"arp", "sizes", "cast", "vlans/0", "arp/bindings/10.0.0.1", "mpls/0",
+                             "mpls/16", "qos/0", "qos/EF", "qos/pcp/0"}) {
       wiremeter::JsonWriter out;
       plugin.query(workers, view, wiremeter::Query(""), out);
+    }
+    // Time windows on the summary views: absolute, relative, and from before any snapshot.
+    std::string from = std::to_string((clock - 5'000'000'000ull) / 1'000'000'000ull);
+    for (const char* view : {"arp", "sizes", "cast"}) {
+      for (const std::string& qs : {"from=" + from, std::string("from=-2&to=-1"),
+                                    std::string("from=1&to=2"), "to=" + from}) {
+        wiremeter::JsonWriter out;
+        plugin.query(workers, view, wiremeter::Query(qs, clock), out);
+      }
+    }
+    for (const char* view : {"sizes", "cast"}) {
+      wiremeter::JsonWriter out;
+      plugin.query(workers, view, wiremeter::Query("port=0&from=" + from), out);
     }
   }
   return 0;

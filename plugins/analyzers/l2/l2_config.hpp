@@ -24,6 +24,10 @@ struct Config {
   // A second MAC claiming an IP within this time after the first MAC last did is a conflict;
   // later it is a change (a replaced NIC, a failover, a lease given to another host).
   uint32_t arp_conflict_window_ms = 60000;
+  // Entities of each kind (VLANs, MPLS labels, DSCP values, PCP values, ARP senders) graphed
+  // each second: the busiest, plus those whose detail view is open. Bounded because the host
+  // keeps a limited number of series for all plugins together.
+  uint32_t series_top = 10;
 };
 
 // Parses the section's JSON text: a flat object of the fields above, each an integer. Throws

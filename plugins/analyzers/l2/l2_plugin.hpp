@@ -16,12 +16,14 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
+#include <wiremeter/counter_window.hpp>
 #include <wiremeter/plugin.hpp>
 #include <wiremeter/top_series.hpp>
 
@@ -262,7 +264,10 @@ class Plugin {
   void write_json(std::span<Worker* const> workers, JsonWriter& out);
   int query(std::span<Worker* const> workers, std::string_view path, const Query& q,
             JsonWriter& out);
-  // Each second: the graphs "l2.vlan.<id>.bps" of the busiest VLANs and of those being viewed.
+  // Each second: the graphs of the busiest VLANs, MPLS labels, DSCP and PCP values
+  // ("l2.vlan.<id>.bps", "l2.mpls.<label>.bps", "l2.dscp.<dscp>.bps", "l2.pcp.<pcp>.bps") and
+  // ARP senders ("l2.arp.<ip>.arp_per_s"), and of those whose detail view is open; and the
+  // snapshots of the ARP, size and cast counters that the time windows of their views need.
   void on_tick(std::span<Worker* const> workers, uint64_t now_ns);
 
   const Config& config() const { return config_; }
@@ -277,7 +282,13 @@ class Plugin {
       arp_changes_, arp_bindings_, control_packets_, frame_size_, broadcast_packets_,
       broadcast_bytes_, multicast_packets_, multicast_bytes_, unicast_packets_, unicast_bytes_,
       malformed_, overflow_;
-  TopSeries series_;
+  TopSeries vlan_series_, mpls_series_, dscp_series_, pcp_series_, arp_series_;
+  // History of the summary counters for `from`/`to` on the arp, sizes and cast views: overall,
+  // and per port from the tick that first saw the port (with zeros at the tick before it).
+  CounterWindow<ArpCounters> arp_window_;
+  CounterWindow<PortStats> all_window_;
+  std::map<uint16_t, CounterWindow<PortStats>> port_windows_;
+  uint64_t last_tick_ns_;
 };
 
 }  // namespace wiremeter::l2

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -201,15 +202,20 @@ void write_vlan(JsonWriter& w, const VlanRow& r) {
   w.end_object();
 }
 
-void write_label(JsonWriter& w, const LabelRow& r) {
-  w.begin_object().field("label", r.label);
-  write_traffic(w, r.stats.traffic);
+void write_label_depth(JsonWriter& w, const LabelRow& r) {
   w.key("depth").begin_object();
   for (size_t d = 0; d < kMplsDepths; ++d) {
     if (r.stats.depth[d])
       w.field(d + 1 == kMplsDepths ? "8+" : std::to_string(d + 1), r.stats.depth[d]);
   }
-  w.end_object().end_object();
+  w.end_object();
+}
+
+void write_label(JsonWriter& w, const LabelRow& r) {
+  w.begin_object().field("label", r.label);
+  write_traffic(w, r.stats.traffic);
+  write_label_depth(w, r);
+  w.end_object();
 }
 
 void write_group(JsonWriter& w, const GroupRow& r) {
@@ -388,18 +394,6 @@ std::vector<ControlRow> control_rows(const Merged& m) {
   return rows;
 }
 
-// The from/to window of a list: keeps the rows active in it.
-struct Window {
-  uint64_t from = 0, to = UINT64_MAX;
-  explicit Window(const Query& q)
-      : from(q.get_time_ns("from", 0)), to(q.get_time_ns("to", UINT64_MAX)) {
-    if (from > to) throw QueryError("from: must not be after to");
-  }
-  bool outside(uint64_t first_ns, uint64_t last_ns) const {
-    return last_ns < from || first_ns > to;
-  }
-};
-
 template <typename R, typename Get>
 typename ListPage<R>::Less by(Get get) {
   return [get](const R& a, const R& b) { return get(a) < get(b); };
@@ -420,6 +414,13 @@ bool parse_uint(std::string_view s, uint64_t max, uint64_t& out) {
   return ec == std::errc() && end == s.data() + s.size() && out <= max;
 }
 
+// Keys of the graphed entities; the series is "l2.<key><suffix>".
+std::string mpls_key(uint64_t label) { return "mpls." + std::to_string(label); }
+std::string dscp_key(size_t dscp) { return "dscp." + std::to_string(dscp); }
+std::string pcp_key(size_t pcp) { return "pcp." + std::to_string(pcp); }
+std::string arp_key(uint32_t ip) { return "arp." + ip_text(ip); }
+std::string series_name(const std::string& key, const char* suffix) { return "l2." + key + suffix; }
+
 constexpr size_t kTopMetricLabels = 20;
 constexpr size_t kReportGroups = 100;
 
@@ -427,7 +428,18 @@ constexpr size_t kReportGroups = 100;
 
 // ---- Plugin ------------------------------------------------------------------------------------
 
-Plugin::Plugin(Host& host) : host_(host), config_(parse_config(host.config_json())) {
+Plugin::Plugin(Host& host)
+    : host_(host),
+      config_(parse_config(host.config_json())),
+      vlan_series_(config_.series_top),
+      mpls_series_(config_.series_top),
+      dscp_series_(config_.series_top),
+      pcp_series_(config_.series_top),
+      arp_series_(config_.series_top, 60, 1.0, ".arp_per_s"),
+      last_tick_ns_(host.now_ns()) {
+  // Nothing counted yet: a window reaching back to the start counts everything.
+  arp_window_.record(last_tick_ns_, ArpCounters{});
+  all_window_.record(last_tick_ns_, PortStats{});
   auto reg = [&](const char* name, const char* help, wm_metric_type type) {
     return host.register_metric(name, help, type);
   };
@@ -729,16 +741,48 @@ void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {
 
 void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
   Merged m = merge(workers);
-  std::vector<std::pair<std::string, uint64_t>> bytes;
+  std::vector<std::pair<std::string, uint64_t>> totals;
+  auto graph = [&](TopSeries& series) {
+    series.update(host_, now_ns, totals);
+    totals.clear();
+  };
   for (size_t id = 0; id < m.vlans.size(); ++id) {
-    if (m.vlans[id].packets) bytes.emplace_back("vlan." + std::to_string(id), m.vlans[id].bytes);
+    if (m.vlans[id].packets) totals.emplace_back("vlan." + std::to_string(id), m.vlans[id].bytes);
   }
-  series_.update(host_, now_ns, bytes);
+  graph(vlan_series_);
+  for (auto& [label, l] : m.labels) totals.emplace_back(mpls_key(label), l.traffic.bytes);
+  graph(mpls_series_);
+  for (size_t i = 0; i < m.dscp.size(); ++i) {
+    if (m.dscp[i].packets) totals.emplace_back(dscp_key(i), m.dscp[i].bytes);
+  }
+  graph(dscp_series_);
+  for (size_t i = 0; i < m.pcp.size(); ++i) {
+    if (m.pcp[i].packets) totals.emplace_back(pcp_key(i), m.pcp[i].bytes);
+  }
+  graph(pcp_series_);
+  for (auto& [ip, b] : m.bindings) {
+    totals.emplace_back(arp_key(static_cast<uint32_t>(ip)), b.packets);
+  }
+  graph(arp_series_);
+
+  arp_window_.record(now_ns, m.arp);
+  all_window_.record(now_ns, m.all);
+  for (auto& [port, s] : m.ports) {
+    auto [it, fresh] = port_windows_.try_emplace(port);
+    if (fresh) it->second.record(last_tick_ns_, PortStats{});  // the port was quiet until then
+    it->second.record(now_ns, s);
+  }
+  last_tick_ns_ = now_ns;
 }
 
 int Plugin::query(std::span<Worker* const> workers, std::string_view path, const Query& q,
                   JsonWriter& out) {
-  static constexpr std::string_view kVlanDetail = "vlans/", kBindingDetail = "arp/bindings/";
+  static constexpr std::string_view kVlanDetail = "vlans/", kBindingDetail = "arp/bindings/",
+                                    kLabelDetail = "mpls/", kPcpDetail = "qos/pcp/",
+                                    kDscpDetail = "qos/";
+  auto starts = [&](std::string_view prefix) { return path.substr(0, prefix.size()) == prefix; };
+  // The summary views answer for a time window when given `from` or `to`.
+  auto windowed = [&] { return q.get("from") || q.get("to"); };
 
   if (path == "vlans") {
     q.allow_only({"sort", "order", "page", "size", "filter", "from", "to", "qinq"});
@@ -750,13 +794,13 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
       return std::tie(a.outer, a.inner) < std::tie(b.outer, b.inner);
     };
     ListPage<R> page(q, cols, "packets", cols["vlan"]);
-    Window win(q);
+    TimeWindow win(q);
     std::string needle = lower(q.get_or("filter", ""));
     std::vector<R> rows = vlan_rows(merge(workers), qinq == "1");
     std::erase_if(rows, [&](const R& r) {
       std::string id =
           std::to_string(r.outer) + (r.inner >= 0 ? "/" + std::to_string(r.inner) : "");
-      return win.outside(r.traffic.first_ns, r.traffic.last_ns) || !contains(id, needle);
+      return !win.overlaps(r.traffic.first_ns, r.traffic.last_ns) || !contains(id, needle);
     });
     page.write(rows, out, write_vlan);
     return 200;
@@ -773,7 +817,7 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
       return 404;
     }
     std::string key = "vlan." + std::to_string(id);
-    series_.watch(key);  // looking at a VLAN graphs it
+    vlan_series_.watch(key);  // looking at a VLAN graphs it
     out.begin_object().field("vlan", id).field("series", "l2." + key + ".bps");
     write_traffic(out, m.vlans[id]);
     out.key("inner").begin_array();
@@ -789,14 +833,35 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     auto cols = traffic_columns<R>([](const R& r) -> const Traffic& { return r.stats.traffic; });
     cols["label"] = by<R>([](const R& r) { return r.label; });
     ListPage<R> page(q, cols, "packets", cols["label"]);
-    Window win(q);
+    TimeWindow win(q);
     std::string needle = lower(q.get_or("filter", ""));
     std::vector<R> rows = label_rows(merge(workers));
     std::erase_if(rows, [&](const R& r) {
-      return win.outside(r.stats.traffic.first_ns, r.stats.traffic.last_ns) ||
+      return !win.overlaps(r.stats.traffic.first_ns, r.stats.traffic.last_ns) ||
              !contains(std::to_string(r.label), needle);
     });
     page.write(rows, out, write_label);
+    return 200;
+  }
+  if (starts(kLabelDetail)) {
+    q.allow_only({});
+    uint64_t label = 0;
+    if (!parse_uint(path.substr(kLabelDetail.size()), (1u << 20) - 1, label)) {
+      throw QueryError("label: expected an MPLS label from 0 to 1048575");
+    }
+    Merged m = merge(workers);
+    auto it = m.labels.find(label);
+    if (it == m.labels.end()) {
+      out.begin_object().field("error", "no traffic with MPLS label " + std::to_string(label));
+      out.end_object();
+      return 404;
+    }
+    std::string key = mpls_key(label);
+    mpls_series_.watch(key);  // looking at a label graphs it
+    out.begin_object().field("label", label).field("series", series_name(key, ".bps"));
+    write_traffic(out, it->second.traffic);
+    write_label_depth(out, {static_cast<uint32_t>(label), it->second});
+    out.end_object();
     return 200;
   }
   if (path == "qos" || path == "qos/pcp") {
@@ -806,24 +871,82 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     auto cols = traffic_columns<R>([](const R& r) -> const Traffic& { return r.traffic; });
     cols[pcp ? "pcp" : "dscp"] = by<R>([](const R& r) { return r.value; });
     ListPage<R> page(q, cols, "packets", by<R>([](const R& r) { return r.value; }));
-    Window win(q);
+    TimeWindow win(q);
     std::string needle = lower(q.get_or("filter", ""));
     Merged m = merge(workers);
     std::vector<R> rows = pcp ? code_rows(m.pcp) : code_rows(m.dscp);
     std::erase_if(rows, [&](const R& r) {
       std::string text =
           std::to_string(r.value) + (pcp ? "" : std::string(" ") + dscp_name(r.value));
-      return win.outside(r.traffic.first_ns, r.traffic.last_ns) || !contains(text, needle);
+      return !win.overlaps(r.traffic.first_ns, r.traffic.last_ns) || !contains(text, needle);
     });
     page.write(rows, out, pcp ? write_pcp : write_dscp);
     return 200;
   }
-  if (path == "arp") {
+  if (starts(kPcpDetail)) {
     q.allow_only({});
+    uint64_t pcp = 0;
+    if (!parse_uint(path.substr(kPcpDetail.size()), 7, pcp)) {
+      throw QueryError("pcp: expected a priority from 0 to 7");
+    }
     Merged m = merge(workers);
-    const ArpCounters& a = m.arp;
+    if (!m.pcp[pcp].packets) {
+      out.begin_object().field("error", "no tagged frames with priority " + std::to_string(pcp));
+      out.end_object();
+      return 404;
+    }
+    std::string key = pcp_key(pcp);
+    pcp_series_.watch(key);
+    out.begin_object().field("pcp", pcp).field("series", series_name(key, ".bps"));
+    write_traffic(out, m.pcp[pcp]);
+    out.end_object();
+    return 200;
+  }
+  if (starts(kDscpDetail)) {
+    q.allow_only({});
+    // A number, or a name as the lists write it (EF, AF41, cs6).
+    std::string_view id = path.substr(kDscpDetail.size());
+    uint64_t dscp = 0;
+    bool known = parse_uint(id, 63, dscp);
+    for (uint8_t i = 0; i < 64 && !known && !id.empty(); ++i) {
+      if (lower(dscp_name(i)) == lower(id)) {
+        dscp = i;
+        known = true;
+      }
+    }
+    if (!known) throw QueryError("dscp: expected a code point from 0 to 63 or its name");
+    Merged m = merge(workers);
+    if (!m.dscp[dscp].packets) {
+      out.begin_object()
+          .field("error",
+                 std::string("no IP packets with DSCP ") + dscp_name(static_cast<uint8_t>(dscp)))
+          .end_object();
+      return 404;
+    }
+    std::string key = dscp_key(dscp);
+    dscp_series_.watch(key);
     out.begin_object()
-        .field("requests", a.requests)
+        .field("dscp", dscp)
+        .field("name", dscp_name(static_cast<uint8_t>(dscp)))
+        .field("series", series_name(key, ".bps"));
+    write_traffic(out, m.dscp[dscp]);
+    out.end_object();
+    return 200;
+  }
+  if (path == "arp") {
+    q.allow_only({"from", "to"});
+    Merged m = merge(workers);
+    ArpCounters a = m.arp;
+    out.begin_object();
+    if (windowed()) {
+      uint64_t now = host_.now_ns();
+      TimeWindow window(q);
+      auto w = arp_window_.window(window.from_ns, window.to_ns, m.arp, now);
+      a = w.counts;
+      out.field("from", seconds(w.from_ns)).field("to", seconds(w.to_ns));
+    }
+    // pending and bindings are states, not events: the current ones, window or not.
+    out.field("requests", a.requests)
         .field("replies", a.replies)
         .field("gratuitous", a.gratuitous())
         .field("announcements", a.announcements)
@@ -852,11 +975,11 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
                       {"first_seen", by<R>([](const R& r) { return r.binding.first_ns; })},
                       {"last_seen", by<R>([](const R& r) { return r.binding.last_ns; })}},
                      "last_seen", by<R>([](const R& r) { return r.ip; }));
-    Window win(q);
+    TimeWindow win(q);
     std::string needle = lower(q.get_or("filter", ""));
     std::vector<R> rows = binding_rows(merge(workers));
     std::erase_if(rows, [&](const R& r) {
-      if (win.outside(r.binding.first_ns, r.binding.last_ns)) return true;
+      if (!win.overlaps(r.binding.first_ns, r.binding.last_ns)) return true;
       return !contains(ip_text(r.ip), needle) && !contains(mac_text(r.binding.mac), needle);
     });
     page.write(rows, out, write_binding);
@@ -871,8 +994,13 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
                   static_cast<uint32_t>(b[2]) << 8 | b[3];
     Merged m = merge(workers);
     auto it = m.bindings.find(ip);
-    if (it == m.bindings.end()) return 404;
-    out.begin_object().key("binding");
+    if (it == m.bindings.end()) {
+      out.begin_object().field("error", "no ARP binding for " + text).end_object();
+      return 404;
+    }
+    std::string key = arp_key(ip);
+    arp_series_.watch(key);  // looking at a binding graphs its ARP messages
+    out.begin_object().field("series", series_name(key, ".arp_per_s")).key("binding");
     write_binding(out, {ip, it->second});
     out.key("conflicts").begin_array();
     for (const ConflictRow& r : m.conflicts) {
@@ -898,11 +1026,11 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
           return std::tie(a.key.ip, a.key.mac_low, a.key.mac_high) <
                  std::tie(b.key.ip, b.key.mac_low, b.key.mac_high);
         });
-    Window win(q);
+    TimeWindow win(q);
     std::string needle = lower(q.get_or("filter", ""));
     std::vector<R> rows = merge(workers).conflicts;
     std::erase_if(rows, [&](const R& r) {
-      if (win.outside(r.conflict.first_ns, r.conflict.last_ns)) return true;
+      if (!win.overlaps(r.conflict.first_ns, r.conflict.last_ns)) return true;
       if (!kind.empty() && kind != conflict_kind(r.conflict)) return true;
       return !contains(ip_text(r.key.ip), needle) && !contains(mac_text(r.key.mac_low), needle) &&
              !contains(mac_text(r.key.mac_high), needle);
@@ -918,11 +1046,11 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
       return std::string_view(control_name(a.protocol)) < control_name(b.protocol);
     };
     ListPage<R> page(q, cols, "packets", cols["protocol"]);
-    Window win(q);
+    TimeWindow win(q);
     std::string needle = lower(q.get_or("filter", ""));
     std::vector<R> rows = control_rows(merge(workers));
     std::erase_if(rows, [&](const R& r) {
-      return win.outside(r.stats.traffic.first_ns, r.stats.traffic.last_ns) ||
+      return !win.overlaps(r.stats.traffic.first_ns, r.stats.traffic.last_ns) ||
              !contains(control_name(r.protocol), needle);
     });
     page.write(rows, out, write_control);
@@ -942,11 +1070,11 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
           return std::tie(a.key.bridge_id, a.key.port_id, a.key.vlan, a.key.rx_port) <
                  std::tie(b.key.bridge_id, b.key.port_id, b.key.vlan, b.key.rx_port);
         });
-    Window win(q);
+    TimeWindow win(q);
     std::string needle = lower(q.get_or("filter", ""));
     std::vector<R> rows = merge(workers).stp;
     std::erase_if(rows, [&](const R& r) {
-      if (win.outside(r.bridge.first_ns, r.bridge.last_ns)) return true;
+      if (!win.overlaps(r.bridge.first_ns, r.bridge.last_ns)) return true;
       return !contains(bridge_text(r.key.bridge_id), needle) &&
              !contains(bridge_text(r.bridge.root_id), needle) &&
              !contains(mac_text(r.bridge.src_mac), needle);
@@ -969,11 +1097,11 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
           return std::tuple(text(a.info.chassis_id), text(a.info.port_id), a.rx_port) <
                  std::tuple(text(b.info.chassis_id), text(b.info.port_id), b.rx_port);
         });
-    Window win(q);
+    TimeWindow win(q);
     std::string needle = lower(q.get_or("filter", ""));
     std::vector<R> rows = merge(workers).lldp;
     std::erase_if(rows, [&](const R& r) {
-      if (win.outside(r.first_ns, r.last_ns)) return true;
+      if (!win.overlaps(r.first_ns, r.last_ns)) return true;
       return !contains(r.info.chassis_id, needle) && !contains(r.info.port_id, needle) &&
              !contains(r.info.system_name, needle) && !contains(mac_text(r.src_mac), needle);
     });
@@ -981,13 +1109,29 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     return 200;
   }
   if (path == "sizes" || path == "cast") {
-    q.allow_only({"port"});
+    q.allow_only({"port", "from", "to"});
     bool sizes = path == "sizes";
     Merged m = merge(workers);
     std::optional<uint64_t> only;
     if (q.get("port")) only = q.get_uint("port", 0, 0, 65535);
-    auto write = [&](const PortStats& s) { sizes ? write_sizes(out, s) : write_cast(out, s); };
     out.begin_object();
+    if (windowed()) {
+      // Every port's window is bracketed by the same ticks as the total's: one from/to.
+      uint64_t now = host_.now_ns();
+      TimeWindow window(q);
+      auto w = all_window_.window(window.from_ns, window.to_ns, m.all, now);
+      m.all = w.counts;
+      for (auto& [port, s] : m.ports) {
+        auto it = port_windows_.find(port);
+        if (it != port_windows_.end()) {
+          s = it->second.window(window.from_ns, window.to_ns, s, now).counts;
+        } else if (window.to_ns <= last_tick_ns_) {
+          s = PortStats{};  // first seen after the last tick: nothing up to it
+        }
+      }
+      out.field("from", seconds(w.from_ns)).field("to", seconds(w.to_ns));
+    }
+    auto write = [&](const PortStats& s) { sizes ? write_sizes(out, s) : write_cast(out, s); };
     if (sizes) {
       out.key("bounds").begin_array();
       for (std::string_view n : kSizeBucketNames) out.value(n);
@@ -1014,11 +1158,11 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     auto cols = traffic_columns<R>([](const R& r) -> const Traffic& { return r.traffic; });
     cols["mac"] = by<R>([](const R& r) { return r.mac; });
     ListPage<R> page(q, cols, "packets", cols["mac"]);
-    Window win(q);
+    TimeWindow win(q);
     std::string needle = lower(q.get_or("filter", ""));
     std::vector<R> rows = group_rows(merge(workers));
     std::erase_if(rows, [&](const R& r) {
-      return win.outside(r.traffic.first_ns, r.traffic.last_ns) ||
+      return !win.overlaps(r.traffic.first_ns, r.traffic.last_ns) ||
              !contains(mac_text(r.mac), needle);
     });
     page.write(rows, out, write_group);

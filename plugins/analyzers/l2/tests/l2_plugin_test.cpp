@@ -85,6 +85,193 @@ TEST_F(L2Test, TheBusiestVlansAreGraphedEverySecond) {
   EXPECT_EQ(host.series.count("vlan.0.bps"), 0u);  // untagged traffic is not a VLAN
 }
 
+TEST_F(L2Test, MplsLabelsQosValuesAndArpSendersAreGraphedEverySecond) {
+  harness().tick(kT0);
+  auto tagged = FrameBuilder().ts(kT0).tag(100, 5).ipv4(46, 100).build();
+  auto label = FrameBuilder().ts(kT0).mpls({1000, 16}).build();
+  auto arp = FrameBuilder()
+                 .ts(kT0)
+                 .dst(test::kBroadcast)
+                 .arp(1, kMacA, ip4(10, 0, 0, 1), 0, ip4(10, 0, 0, 2));
+  run({tagged, label, arp.build(), arp.build()});
+  harness().tick(kT0 + kSecond / 2);  // half a second: rates are per second
+  ASSERT_EQ(host.series.count("mpls.1000.bps"), 1u);
+  EXPECT_DOUBLE_EQ(host.series["mpls.1000.bps"].back(), label.view.wire_len * 8.0 * 2);
+  EXPECT_DOUBLE_EQ(host.series["dscp.46.bps"].back(), tagged.view.wire_len * 8.0 * 2);
+  // DSCP 0: the label's IPv4 packet.
+  EXPECT_DOUBLE_EQ(host.series["dscp.0.bps"].back(), label.view.wire_len * 8.0 * 2);
+  EXPECT_DOUBLE_EQ(host.series["pcp.5.bps"].back(), tagged.view.wire_len * 8.0 * 2);
+  EXPECT_DOUBLE_EQ(host.series["arp.10.0.0.1.arp_per_s"].back(), 4.0);
+  EXPECT_EQ(host.series.count("pcp.0.bps"), 0u);               // untagged frames have no priority
+  EXPECT_EQ(host.series.count("arp.10.0.0.2.arp_per_s"), 0u);  // a target states no binding
+  // A quiet second: the graphs go on at 0 rather than break up.
+  harness().tick(kT0 + 3 * kSecond / 2);
+  EXPECT_EQ(host.series["mpls.1000.bps"], (std::vector<double>{label.view.wire_len * 16.0, 0}));
+  EXPECT_EQ(host.series["arp.10.0.0.1.arp_per_s"], (std::vector<double>{4, 0}));
+}
+
+TEST_F(L2Test, OnlyTheBusiestOfEachKindAreGraphedAndAViewedOneToo) {
+  host.config = R"({"series_top": 1})";
+  harness().tick(kT0);
+  run({FrameBuilder().mpls({1000}).build(), FrameBuilder().mpls({1000}).build(),
+       FrameBuilder().mpls({2000}).build(), FrameBuilder().tag(1, 3).ipv4(10).build(),
+       FrameBuilder().tag(1, 3).ipv4(10).build(), FrameBuilder().tag(1, 4).ipv4(12).build()});
+  harness().tick(kT0 + kSecond);
+  EXPECT_EQ(host.series.count("mpls.1000.bps"), 1u);
+  EXPECT_EQ(host.series.count("mpls.2000.bps"), 0u);
+  EXPECT_EQ(host.series.count("pcp.3.bps"), 1u);
+  EXPECT_EQ(host.series.count("pcp.4.bps"), 0u);
+  EXPECT_EQ(host.series.count("dscp.0.bps"), 1u);  // the labels' IPv4 packets
+  EXPECT_EQ(host.series.count("dscp.10.bps"), 0u);
+  EXPECT_EQ(host.series.count("dscp.12.bps"), 0u);
+  // Opening the detail views graphs them from the next second on, though not in the top.
+  EXPECT_EQ(harness().query("mpls/2000").first, 200);
+  EXPECT_EQ(harness().query("qos/pcp/4").first, 200);
+  EXPECT_EQ(harness().query("qos/AF12").first, 200);
+  run({FrameBuilder().mpls({1000}).build(), FrameBuilder().mpls({2000}).build()});
+  harness().tick(kT0 + 2 * kSecond);
+  ASSERT_EQ(host.series.count("mpls.2000.bps"), 1u);
+  EXPECT_GT(host.series["mpls.2000.bps"].back(), 0);
+  EXPECT_EQ(host.series["pcp.4.bps"], (std::vector<double>{0}));
+  EXPECT_EQ(host.series["dscp.12.bps"], (std::vector<double>{0}));
+}
+
+TEST_F(L2Test, DetailViewsOfLabelsQosValuesAndBindingsNameTheirSeries) {
+  run({FrameBuilder().ts(kT0).mpls({1000}).build(),
+       FrameBuilder().ts(kT0 + kSecond).mpls({1000, 16, 17}).build(),
+       FrameBuilder().ts(kT0).tag(7, 5).ipv4(46).build(),
+       FrameBuilder().ts(kT0).dst(test::kBroadcast).arp(1, kMacA, ip4(10, 0, 0, 1), 0, 0).build()});
+  auto [status, body] = harness().query("mpls/1000");
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(body, R"({"label":1000,"series":"l2.mpls.1000.bps","packets":2,"bytes":120,)"
+                  R"("first_seen":1.7e+09,"last_seen":1700000001,"depth":{"1":1,"3":1}})");
+  std::tie(status, body) = harness().query("mpls/1001");
+  EXPECT_EQ(status, 404);
+  EXPECT_EQ(body, R"({"error":"no traffic with MPLS label 1001"})");
+  EXPECT_EQ(harness().query("mpls/1048576").first, 400);
+  EXPECT_EQ(harness().query("mpls/x").first, 400);
+  EXPECT_EQ(harness().query("mpls/1000", "from=1").first, 400);
+
+  std::tie(status, body) = harness().query("qos/46");
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(has(body, R"({"dscp":46,"name":"EF","series":"l2.dscp.46.bps","packets":1,)"))
+      << body;
+  EXPECT_EQ(harness().query("qos/ef").second, body);  // by name too
+  std::tie(status, body) = harness().query("qos/AF11");
+  EXPECT_EQ(status, 404);
+  EXPECT_EQ(body, R"({"error":"no IP packets with DSCP AF11"})");
+  EXPECT_EQ(harness().query("qos/64").first, 400);
+  EXPECT_EQ(harness().query("qos/XX").first, 400);
+  EXPECT_EQ(harness().query("qos/").first, 400);
+
+  std::tie(status, body) = harness().query("qos/pcp/5");
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(has(body, R"({"pcp":5,"series":"l2.pcp.5.bps","packets":1,)")) << body;
+  EXPECT_EQ(harness().query("qos/pcp/4").first, 404);
+  EXPECT_EQ(harness().query("qos/pcp/8").first, 400);
+
+  std::tie(status, body) = harness().query("arp/bindings/10.0.0.1");
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(has(body, R"({"series":"l2.arp.10.0.0.1.arp_per_s","binding":{"ip":"10.0.0.1",)"))
+      << body;
+  std::tie(status, body) = harness().query("arp/bindings/10.0.0.9");
+  EXPECT_EQ(status, 404);
+  EXPECT_EQ(body, R"({"error":"no ARP binding for 10.0.0.9"})");
+}
+
+// The summary views count within a time window from the snapshots taken each second.
+TEST_F(L2Test, ArpCountersWithinATimeWindow) {
+  host.now_ns = kT0;  // the plugin starts: nothing counted
+  auto request =
+      FrameBuilder().dst(test::kBroadcast).arp(1, kMacA, ip4(10, 0, 0, 1), 0, ip4(10, 0, 0, 2));
+  auto reply = FrameBuilder().dst(kMacA).arp(2, kMacB, ip4(10, 0, 0, 2), kMacA, ip4(10, 0, 0, 1));
+  run({request.build()});
+  harness().tick(kT0 + kSecond);  // 1 request
+  run({request.build(), reply.build()});
+  harness().tick(kT0 + 2 * kSecond);  // 2 requests (the second a retry), 1 reply
+  run({request.build(), request.build(), request.build()});
+  host.now_ns = kT0 + 5 * kSecond / 2;  // 5 requests, 1 reply
+
+  auto [status, body] = harness().query("arp");  // no window: everything, as before
+  EXPECT_TRUE(has(body, R"({"requests":5,"replies":1,"gratuitous":0,)")) << body;
+  std::tie(status, body) = harness().query("arp", "from=1700000001&to=1700000002");
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(has(body, R"({"from":1700000001,"to":1700000002,"requests":1,"replies":1,)")) << body;
+  EXPECT_TRUE(has(body, R"("answered":1,)")) << body;
+  // Between snapshots: widened to the ones around it.
+  std::tie(status, body) = harness().query("arp", "from=1700000001.4&to=1700000001.6");
+  EXPECT_TRUE(has(body, R"({"from":1700000001,"to":1700000002,"requests":1,)")) << body;
+  // Past the last snapshot: up to now, with what the workers counted since.
+  std::tie(status, body) = harness().query("arp", "from=1700000002");
+  EXPECT_TRUE(has(body, R"({"from":1700000002,"to":1700000002.5,"requests":3,"replies":0,)"))
+      << body;
+  // Seconds before now: the last second starts at 1.5, the snapshot before is 1.
+  std::tie(status, body) = harness().query("arp", "from=-1");
+  EXPECT_TRUE(has(body, R"({"from":1700000001,"to":1700000002.5,"requests":4,"replies":1,)"))
+      << body;
+  // From the start.
+  std::tie(status, body) = harness().query("arp", "to=1700000001");
+  EXPECT_TRUE(has(body, R"({"from":1.7e+09,"to":1700000001,"requests":1,"replies":0,)")) << body;
+  // Before the plugin started: nothing.
+  std::tie(status, body) = harness().query("arp", "from=1000&to=2000");
+  EXPECT_TRUE(has(body, R"({"from":1.7e+09,"to":1.7e+09,"requests":0,)")) << body;
+  // After now: nothing.
+  std::tie(status, body) = harness().query("arp", "from=1700000100");
+  EXPECT_TRUE(has(body, R"({"from":1700000002.5,"to":1700000002.5,"requests":0,)")) << body;
+  // Bindings and pending requests are states, the same whatever the window.
+  EXPECT_TRUE(has(body, R"("pending":1,)")) << body;
+  EXPECT_TRUE(has(body, R"("bindings":2})")) << body;
+
+  EXPECT_EQ(harness().query("arp", "from=1700000002&to=1700000001").first, 400);
+  EXPECT_EQ(harness().query("arp", "from=-5&to=-10").first, 400);
+  EXPECT_EQ(harness().query("arp", "from=yesterday").first, 400);
+  EXPECT_EQ(harness().query("arp", "from=-").first, 400);
+  EXPECT_EQ(harness().query("arp", "from=-inf").first, 400);
+}
+
+TEST_F(L2Test, SizesAndCastWithinATimeWindowPerPort) {
+  host.now_ns = kT0;
+  run({FrameBuilder().port(0).size(60).dst(test::kBroadcast).ipv4(0).build()});
+  harness().tick(kT0 + kSecond);
+  run({FrameBuilder().port(1).size(200).ipv4(0).build(),
+       FrameBuilder().port(1).size(1514).dst(0x01005e0000fbull).ipv4(0).build()});
+  harness().tick(kT0 + 2 * kSecond);
+  run({FrameBuilder().port(2).size(100).ipv4(0).build()});  // a port no tick saw yet
+  host.now_ns = kT0 + 3 * kSecond;
+
+  auto [status, body] = harness().query("cast", "from=1700000001&to=1700000002");
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(has(body, R"({"from":1700000001,"to":1700000002,"all":{"unicast":{"packets":1,)"
+                        R"("bytes":200},"multicast":{"packets":1,"bytes":1514},)"
+                        R"("broadcast":{"packets":0,"bytes":0},"non_ethernet":0},)"))
+      << body;
+  EXPECT_TRUE(has(body, R"({"port":0,"name":"eth0","cast":{"unicast":{"packets":0,"bytes":0},)"
+                        R"("multicast":{"packets":0,"bytes":0},"broadcast":{"packets":0,)"))
+      << body;
+  EXPECT_TRUE(has(body, R"({"port":2,"name":"port2","cast":{"unicast":{"packets":0,)")) << body;
+
+  std::tie(status, body) = harness().query("sizes", "port=1&from=1700000001");
+  EXPECT_TRUE(has(body, R"({"from":1700000001,"to":1700000003,"bounds":[)")) << body;
+  EXPECT_TRUE(has(body, R"("ports":[{"port":1,"name":"eth1","buckets":{"lt64":0,"64":0,)"
+                        R"("65-127":0,"128-255":1,"256-511":0,"512-1023":0,"1024-1518":1,)"))
+      << body;
+  EXPECT_FALSE(has(body, R"("all")")) << body;
+  // The new port counts from its first frame, inside a window that reaches to now.
+  std::tie(status, body) = harness().query("sizes", "port=2&from=1700000002");
+  EXPECT_TRUE(has(body, R"({"port":2,"name":"port2","buckets":{"lt64":0,"64":0,"65-127":1,)"))
+      << body;
+  std::tie(status, body) = harness().query("sizes", "from=1700000000&to=1700000001");
+  EXPECT_TRUE(has(body, R"("all":{"lt64":0,"64":1,"65-127":0,)")) << body;
+  EXPECT_TRUE(has(body, R"({"port":1,"name":"eth1","buckets":{"lt64":0,"64":0,"65-127":0,)"
+                        R"("128-255":0,"256-511":0,"512-1023":0,"1024-1518":0,)"))
+      << body;
+
+  std::tie(status, body) = harness().query("sizes");  // no window: as before
+  EXPECT_TRUE(has(body, R"({"bounds":["lt64",)")) << body;
+  EXPECT_EQ(harness().query("cast", "from=3&to=2").first, 400);
+  EXPECT_EQ(harness().query("sizes", "port=1&to=x").first, 400);
+}
+
 TEST_F(L2Test, RefusesBadSettings) {
   host.config = R"({"vlan_pairs": 0})";
   EXPECT_THROW(harness(), std::runtime_error);
