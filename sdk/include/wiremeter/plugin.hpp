@@ -327,7 +327,8 @@ struct AnalyzerAdapter {
     if constexpr (requires(P & x, std::span<Worker* const> s, std::string_view sv, const Query& q,
                            JsonWriter& j) { x.query(s, sv, q, j); }) {
       try {
-        status = plugin(p).query(workers(w, n), path, Query(qs), json);
+        Query q(qs, static_cast<Instance<P>*>(p)->host.now_ns());
+        status = plugin(p).query(workers(w, n), path, q, json);
       } catch (const QueryError& e) {
         json = JsonWriter();
         json.begin_object().field("error", e.what()).end_object();

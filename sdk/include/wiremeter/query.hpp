@@ -27,7 +27,9 @@ struct QueryError : std::runtime_error {
 
 class Query {
  public:
-  explicit Query(std::string_view query_string) {
+  // `now_ns`: the host's clock when the request came in (the SDK's query adapter passes it), so
+  // that times may be given relative to now; 0 = unknown, relative times are then refused.
+  explicit Query(std::string_view query_string, uint64_t now_ns = 0) : now_ns_(now_ns) {
     size_t pos = 0;
     while (pos <= query_string.size()) {
       size_t amp = query_string.find('&', pos);
@@ -66,17 +68,25 @@ class Query {
     }
     return n;
   }
-  // Unix seconds, possibly with a fraction (the `from`/`to` of time windows), as ns.
+  // Unix seconds, possibly with a fraction (the `from`/`to` of time windows), as ns. A negative
+  // value is seconds before now (`from=-600`: ten minutes ago; `to=-0`: now), as in
+  // GET /api/v1/history; 0 stays the Unix epoch, so `from=0` still means "from the start".
   uint64_t get_time_ns(const std::string& key, uint64_t fallback) const {
     auto v = get(key);
     if (!v) return fallback;
+    bool relative = !v->empty() && (*v)[0] == '-';
+    const char* digits = v->c_str() + (relative ? 1 : 0);
     char* end = nullptr;
-    double s = std::strtod(v->c_str(), &end);
-    if (v->empty() || *end || !(s >= 0) || s > 1e10) {
-      throw QueryError(key + ": expected unix seconds");
+    double s = std::strtod(digits, &end);
+    if (!std::isdigit(static_cast<unsigned char>(*digits)) || *end || !(s >= 0) || s > 1e10) {
+      throw QueryError(key + ": expected unix seconds, or negative seconds before now");
     }
-    return static_cast<uint64_t>(s * 1e9);
+    auto ns = static_cast<uint64_t>(s * 1e9);
+    if (!relative) return ns;
+    if (now_ns_ == 0) throw QueryError(key + ": relative times are not available here");
+    return now_ns_ > ns ? now_ns_ - ns : 0;
   }
+  uint64_t now_ns() const { return now_ns_; }
   // Every parameter must be one of `known`: a typo is an error, not a silently ignored filter.
   void allow_only(std::initializer_list<std::string_view> known) const {
     for (auto& [k, v] : params_) {
@@ -105,6 +115,7 @@ class Query {
   }
 
   std::map<std::string, std::string> params_;
+  uint64_t now_ns_ = 0;
 };
 
 // Filters: `filter=` parameters match case-insensitively. lower() lower-cases ASCII;
@@ -119,7 +130,8 @@ inline bool contains(std::string_view hay, std::string_view needle) {
   return needle.empty() || lower(hay).find(needle) != std::string::npos;
 }
 
-// The time window of a list: `from` and `to` in Unix seconds (either may be absent). An entity
+// The time window of a list: `from` and `to` in Unix seconds or seconds before now (either may
+// be absent; see Query::get_time_ns). An entity
 // belongs to the window when its activity [first seen, last seen] overlaps it.
 struct TimeWindow {
   uint64_t from_ns = 0, to_ns = UINT64_MAX;

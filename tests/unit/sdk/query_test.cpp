@@ -50,5 +50,25 @@ TEST(Query, DecodesAndValidates) {
   EXPECT_THROW(Query("from=x").get_time_ns("from", 0), QueryError);
 }
 
+TEST(Query, NegativeTimesAreSecondsBeforeNow) {
+  const uint64_t now = 1'800'000'000'000'000'000;
+  Query q("from=-600&to=-0", now);
+  EXPECT_EQ(q.get_time_ns("from", 0), now - 600'000'000'000);
+  EXPECT_EQ(q.get_time_ns("to", 0), now);
+  TimeWindow w(q);
+  EXPECT_TRUE(w.overlaps(now - 1'000'000'000, now - 1'000'000'000));
+  EXPECT_FALSE(w.overlaps(0, now - 601'000'000'000));
+  // 0 is the epoch, not now: from=0 keeps meaning "from the start".
+  EXPECT_EQ(Query("from=0", now).get_time_ns("from", 5), 0u);
+  // Further back than the epoch clamps to it.
+  EXPECT_EQ(Query("from=-9999999999", 1'000'000'000).get_time_ns("from", 5), 0u);
+  EXPECT_THROW(Query("from=-x", now).get_time_ns("from", 0), QueryError);
+  EXPECT_THROW(Query("from=--5", now).get_time_ns("from", 0), QueryError);
+  Query inverted("from=-600&to=-700", now);
+  EXPECT_THROW(TimeWindow{inverted}, QueryError);
+  // Without the host's clock, a relative time cannot be resolved: a clear error, not epoch.
+  EXPECT_THROW(Query("from=-600").get_time_ns("from", 0), QueryError);
+}
+
 }  // namespace
 }  // namespace wiremeter
