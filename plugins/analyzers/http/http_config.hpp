@@ -10,6 +10,7 @@ namespace wiremeter::http {
 struct Settings {
   // Bytes kept per direction for the header block being read; a longer block is malformed
   // (header_too_long). 8 KiB is what common servers accept by default (nginx, Apache 8190).
+  // The window's buffer rounds it up to a multiple of 64.
   uint32_t window_bytes = 8192;
   // Flows per worker that can wait for the rest of a header block at the same time. Only blocks
   // split across segments (or out of order) take a slot, and only until they are complete.

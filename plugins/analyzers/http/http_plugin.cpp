@@ -166,7 +166,7 @@ void Worker::process(const wm_packet& p, FlowState& s, int d, uint32_t seq, cons
 
   // The unit waits for bytes before this segment, or has some already: the window puts the
   // pieces in order.
-  if (static_cast<uint32_t>(off) >= window_.capacity()) {
+  if (static_cast<uint32_t>(off) >= window_.capacity(d)) {
     if (++D.stalls > kMaxStalls) lose(s, d);
     return;
   }
@@ -174,8 +174,8 @@ void Worker::process(const wm_packet& p, FlowState& s, int d, uint32_t seq, cons
     lose(s, d);
     return;
   }
-  if (!window_.store(s.window, d, static_cast<uint32_t>(off), payload, len, p.ts_ns)) return;
-  std::span<const uint8_t> data = window_.contiguous(s.window, d);
+  std::span<const uint8_t> data =
+      window_.store(s.window, d, static_cast<uint32_t>(off), payload, len, p.ts_ns);
   if (data.empty()) return;
   uint64_t used = run_units(p, s, d, data, window_.first_ns(s.window, d));
   if (s.role == Role::kNotHttp) return;
@@ -194,7 +194,7 @@ uint64_t Worker::run_units(const wm_packet& p, FlowState& s, int d, std::span<co
                            uint64_t unit_ns) noexcept {
   DirectionState& D = s.dir[d];
   uint64_t pos = 0;
-  uint32_t capacity = window_.capacity();
+  uint32_t capacity = window_.capacity(d);
   while (pos < data.size()) {
     std::span<const uint8_t> rest = data.subspan(static_cast<size_t>(pos));
     uint64_t step = 0;
@@ -559,7 +559,7 @@ void Worker::lose(FlowState& s, int d) noexcept {
 }
 
 void Worker::release_window_if_idle(FlowState& s) noexcept {
-  if (s.window.slot && window_.empty(s.window, 0) && window_.empty(s.window, 1)) {
+  if (window_.holds(s.window) && window_.empty(s.window, 0) && window_.empty(s.window, 1)) {
     window_.release(s.window);
   }
 }

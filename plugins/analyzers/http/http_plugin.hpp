@@ -7,7 +7,9 @@
 // framing, or the rest of the connection) moves the parser's position forward by sequence
 // number, and only header blocks and chunk-size lines are read. A header block that arrives in
 // one segment, in order, is parsed straight from the packet; one split across segments (or out
-// of order) waits in a bounded per-worker window (http_window.hpp) until it is complete.
+// of order) waits in a bounded per-worker window until it is complete: the SDK's TcpStreamPool,
+// fed at offsets from the unit being read and moved forward past each consumed unit and skipped
+// body (advance()).
 //
 // Responses pair with requests in order (RFC 9112 9.3: pipelined responses come in request
 // order). 1xx responses are informational (Zeek's info_code) and leave the request waiting for
@@ -29,12 +31,12 @@
 #include <vector>
 #include <wiremeter/plugin.hpp>
 #include <wiremeter/record_log.hpp>
+#include <wiremeter/tcp_stream.hpp>
 #include <wiremeter/top_series.hpp>
 
 #include "http_config.hpp"
 #include "http_parser.hpp"
 #include "http_tables.hpp"
-#include "http_window.hpp"
 
 namespace wiremeter::http {
 
@@ -75,7 +77,7 @@ struct DirectionState {
 // Per-flow state, zero-filled by the core: 44 bytes. Requests waiting for their responses live
 // in the worker's pending pool; the flow links them oldest to newest.
 struct FlowState {
-  WindowHandle window;
+  TcpStreamHandle window;  // a slot only while a unit waits for its rest
   DirectionState dir[2];
   uint32_t oldest, newest;  // pending references (slot + 1); 0 = none
   uint16_t depth;           // requests seen: trans_depth of the newest
@@ -169,7 +171,7 @@ class Worker {
   // Has its own lock.
   const RecordLog<Transaction>& transactions() const { return transactions_; }
   // Counters only (thread-safe).
-  const WindowCounters& window_counters() const { return window_.counters(); }
+  const TcpStreamCounters& window_counters() const { return window_.counters(); }
   uint32_t window_in_use() const { return window_in_use_.load(std::memory_order_relaxed); }
 
  private:
@@ -199,7 +201,7 @@ class Worker {
   ServerTable servers_;
   HostTable hosts_;
   PendingPool pending_;
-  WindowPool window_;
+  TcpStreamPool window_;
   std::atomic<uint32_t> window_in_use_{0};
   RecordLog<Transaction> transactions_;
   uint64_t rt_count_ = 0;
@@ -230,7 +232,7 @@ class Plugin {
     std::array<uint64_t, kMethodCount> methods{};
     std::array<uint64_t, kStatusCodes> status{};
     std::array<uint64_t, kErrorCount> malformed{};
-    uint64_t window_taken = 0, window_exhausted = 0, window_ranges_dropped = 0;
+    uint64_t window_taken = 0, window_exhausted = 0, window_truncated = 0;
     uint64_t window_in_use = 0;
   };
   struct ServerView {

@@ -242,7 +242,7 @@ Plugin::Totals Plugin::totals(std::span<Worker* const> workers) {
     for (size_t i = 0; i < kErrorCount; ++i) t.malformed[i] += w->malformed[i].value();
     t.window_taken += w->window_counters().taken.value();
     t.window_exhausted += w->window_counters().exhausted.value();
-    t.window_ranges_dropped += w->window_counters().ranges_dropped.value();
+    t.window_truncated += w->window_counters().truncated.value();
     t.window_in_use += w->window_in_use();
   }
   return t;
@@ -444,7 +444,7 @@ void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {
       .field("in_use", t.window_in_use)
       .field("taken", t.window_taken)
       .field("exhausted", t.window_exhausted)
-      .field("pieces_dropped", t.window_ranges_dropped)
+      .field("truncated", t.window_truncated)
       .end_object();
   out.end_object();
 }

@@ -207,6 +207,40 @@ TEST(HttpPlugin, ReassemblesHeaderBlocksSplitAndOutOfOrder) {
   EXPECT_TRUE(has(j, "\"in_use\":0,\"taken\":2")) << j;  // slots given back once complete
 }
 
+TEST(HttpPlugin, TheWindowMovesToTheNextMessageAndKeepsWhatArrivedEarly) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host);
+  Conn c(h);
+  c.handshake();
+  // Two pipelined requests in three segments: the second request's start shares a segment with
+  // the first's end, and its rest arrives before that segment. After the first request the
+  // window moves on to the second, which is then complete.
+  std::string a = "GET /one HTTP/1.1\r\nHost: keep.example\r\n\r\n";
+  std::string b = "GET /two HTTP/1.1\r\nHost: keep.example\r\n\r\n";
+  std::string stream = a + b;
+  uint32_t cut1 = 20, cut2 = static_cast<uint32_t>(a.size()) + 10;
+  c.feed(c.at(true, 0, stream.substr(0, cut1)));
+  c.feed(c.at(true, cut2, stream.substr(cut2)));  // early: held past the hole
+  EXPECT_TRUE(transactions(h).empty());
+  c.feed(c.at(true, cut1, stream.substr(cut1, cut2 - cut1)));
+  c.skip(true, static_cast<uint32_t>(stream.size()));
+  // The responses: the first's body and the second's header block share a segment.
+  c.send(false, "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\n", 2);
+  c.send(false, "abcHTTP/1.1 404 Not Found\r\nContent-", 1);
+  c.send(false, "Length: 0\r\n\r\n", 1);
+
+  auto tx = transactions(h);
+  ASSERT_EQ(tx.size(), 2u) << h.json();
+  EXPECT_TRUE(has(tx[0], "\"uri\":\"/one\"")) << tx[0];
+  EXPECT_TRUE(has(tx[0], "\"status_code\":200")) << tx[0];
+  EXPECT_TRUE(has(tx[0], "\"response_body_len\":3")) << tx[0];
+  EXPECT_TRUE(has(tx[1], "\"trans_depth\":2")) << tx[1];
+  EXPECT_TRUE(has(tx[1], "\"uri\":\"/two\"")) << tx[1];
+  EXPECT_TRUE(has(tx[1], "\"status_code\":404")) << tx[1];
+  std::string j = h.json();
+  EXPECT_TRUE(has(j, "\"in_use\":0,\"taken\":2,\"exhausted\":0,\"truncated\":0")) << j;
+}
+
 TEST(HttpPlugin, FollowsChunkedBodiesToTheNextMessage) {
   FakeHost host;
   PluginHarness h(wiremeter_plugin_register(), host);
@@ -310,6 +344,7 @@ TEST(HttpPlugin, HeaderBlocksLongerThanTheWindowAreMalformed) {
   std::string j = h.json();
   EXPECT_TRUE(has(j, "\"header_too_long\":1")) << j;
   EXPECT_TRUE(has(j, "\"in_use\":0")) << j;
+  EXPECT_TRUE(has(j, "\"truncated\":1")) << j;  // the second segment went past the window
 }
 
 TEST(HttpPlugin, BodiesUntilCloseAndUnansweredRequestsEndWithTheFlow) {
