@@ -1,6 +1,6 @@
 // libFuzzer target for the connections plugin: raw Ethernet frames through the core's decoder,
 // then the plugin's TCP analysis (handshake, sequence tracking, retransmissions, windows), its
-// flow records, servers table and views.
+// flow records, servers table, the live per-server meter and its graphs, and views.
 //
 // Input: frames, each a control byte, a 2-byte big-endian length and the frame bytes. The
 // control byte's bit 0 is the direction within the flow, bits 1-2 pick one of 4 flows, bit 3
@@ -42,12 +42,15 @@ int main(int argc, char** argv) {
 
 #else  // the fuzz target
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 #include <wiremeter/testing/fake_host.hpp>
 
@@ -121,12 +124,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     h.flow_end(0, f.info, f.state.data());
   }
   h.collect();
+  // The graphs of the busiest servers read every metered server: every 64th run keeps the
+  // fuzzer fast once the meter holds many.
+  static uint64_t runs = 0;
+  if (++runs % 64 == 0) h.tick(runs * 1'000'000'000);
   // The report and the views wait for worker snapshots (up to 300 ms without a ticking worker):
   // now and then only.
-  static uint64_t runs = 0;
-  if (++runs % 512 == 0) {
+  if (runs % 512 == 0) {
     h.json();
     h.query("servers", "sort=retransmission_ratio");
+    // The detail view of the first flow's responder (a server row, or a 404).
+    const wm_flow_info& f = flows[0].info;
+    char addr[INET6_ADDRSTRLEN] = "0.0.0.0";
+    inet_ntop(f.ip_version == 6 ? AF_INET6 : AF_INET, f.addr[1], addr, sizeof addr);
+    h.query("servers/[" + std::string(addr) + "]:" + std::to_string(f.port[1]) + "/" +
+            std::to_string(f.l4_proto));
   }
   return 0;
 }

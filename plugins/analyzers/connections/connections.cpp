@@ -3,6 +3,7 @@
 #include "connections.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 #include <tuple>
 
@@ -19,11 +20,38 @@ size_t proto_index(uint8_t proto) {
 
 }  // namespace
 
-Worker::Worker(const wm_worker_info& info, size_t record_capacity, SnapshotPacing pacing)
+ServerMeter::ServerMeter(size_t capacity)
+    : capacity_(capacity),
+      mask_(std::bit_ceil(std::max<size_t>(capacity * 2, 2)) - 1),
+      entries_(std::make_unique<Entry[]>(capacity)),
+      index_(std::make_unique<uint32_t[]>(mask_ + 1)) {}
+
+uint32_t ServerMeter::find_or_add(const ServerKey& key) noexcept {
+  // Half full at most, so a probe ends soon at an empty index.
+  for (size_t i = ServerKeyHash{}(key)&mask_;; i = (i + 1) & mask_) {
+    uint32_t e = index_[i];
+    if (e == 0) {
+      size_t n = published_.load(std::memory_order_relaxed);
+      if (n >= capacity_) {
+        overflow.add();
+        return 0;
+      }
+      entries_[n].key = key;
+      index_[i] = static_cast<uint32_t>(n + 1);
+      published_.store(n + 1, std::memory_order_release);  // the key is in place before
+      return static_cast<uint32_t>(n + 1);
+    }
+    if (entries_[e - 1].key == key) return e;
+  }
+}
+
+Worker::Worker(const wm_worker_info& info, size_t record_capacity, SnapshotPacing pacing,
+               size_t metered_servers)
     : slot_(info.flow_state_offset),
       pacing_(pacing),
       records_(record_capacity),
-      servers_(kServersPerWorker) {
+      servers_(kServersPerWorker),
+      meter_(metered_servers) {
   server_backlog_.reserve(kServerBacklog);
 }
 
@@ -71,13 +99,19 @@ void Worker::on_batch(std::span<const wm_packet> packets) noexcept {
       }
     }
     // The first packet of a flow puts it on the active list (zero-filled state: flow == null).
-    if (!s->flow) link(*s, p.flow);
+    bool first = !s->flow;
+    if (first) link(*s, p.flow);
     Segment seg;
-    if (p.l4_proto != kProtoTcp || !parse_segment(p, seg)) continue;
-    SegmentEvents ev = analyze_segment(s->tcp, s->track, seg);
-    if (ev.retransmission) retx_packets.add(1);
-    if (ev.reset) resets.add(1);
-    if (ev.handshake_done) observe_rtt(s->tcp.handshake_us());
+    if (p.l4_proto == kProtoTcp && parse_segment(p, seg)) {
+      SegmentEvents ev = analyze_segment(s->tcp, s->track, seg);
+      if (ev.retransmission) retx_packets.add(1);
+      if (ev.reset) resets.add(1);
+      if (ev.handshake_done) observe_rtt(s->tcp.handshake_us());
+    }
+    // The server is decided once, after the first packet's analysis: a SYN or SYN/ACK names it,
+    // otherwise the ports do (as the servers table decides at flow end).
+    if (first) s->server_entry = meter_.find_or_add(server_key(*p.flow, s->tcp));
+    if (s->server_entry) meter_.add(s->server_entry, p.wire_len);
   }
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 #include <wiremeter/plugin.hpp>
 #include <wiremeter/record_log.hpp>
+#include <wiremeter/top_series.hpp>
 
 #include "records.hpp"
 #include "tcp_analysis.hpp"
@@ -52,7 +53,42 @@ inline constexpr std::array<double, 12> kRttBounds = {0.0005, 0.001, 0.0025, 0.0
 inline constexpr std::array<const char*, 6> kProtoLabels = {"tcp",    "udp",  "icmp",
                                                             "icmpv6", "sctp", "other"};
 
-// Per-flow state in the host's flow area (zero-filled at flow creation). 112 bytes.
+// Live bytes per server, for the graphs of the busiest servers: the servers table learns a
+// flow's bytes only when the flow ends, which would draw a long download as one spike at its
+// end. A fixed table allocated once per worker: the worker finds (or adds) a flow's server once,
+// at its first packet, and then adds every packet's bytes to that entry. Entries are never
+// removed, so the control plane can read the first size() of them while the worker goes on; a
+// server that finds the table full is not metered (counted in `overflow`).
+class ServerMeter {
+ public:
+  explicit ServerMeter(size_t capacity);
+  ServerMeter(const ServerMeter&) = delete;
+  ServerMeter& operator=(const ServerMeter&) = delete;
+
+  // Worker: the entry (index + 1) of `key`, added if new; 0 when the table is full.
+  uint32_t find_or_add(const ServerKey& key) noexcept;
+  void add(uint32_t entry, uint64_t bytes) noexcept { entries_[entry - 1].bytes.add(bytes); }
+
+  // Control plane: the entries published so far, in the order they were added.
+  size_t size() const noexcept { return published_.load(std::memory_order_acquire); }
+  const ServerKey& key(size_t i) const noexcept { return entries_[i].key; }
+  uint64_t bytes(size_t i) const noexcept { return entries_[i].bytes.value(); }
+
+  Counter overflow;  // flows whose server found the table full
+
+ private:
+  struct Entry {
+    ServerKey key;
+    Counter bytes;  // wire bytes of the server's flows, both directions
+  };
+  size_t capacity_;
+  size_t mask_;                        // of index_, a power of two >= 2 * capacity
+  std::unique_ptr<Entry[]> entries_;   // [0, published_) are in use
+  std::unique_ptr<uint32_t[]> index_;  // open addressing: entry + 1, 0 = empty (worker only)
+  std::atomic<size_t> published_{0};
+};
+
+// Per-flow state in the host's flow area (zero-filled at flow creation). 120 bytes.
 struct FlowState {
   // Links of the worker's list of active flows. Intrusive, so registering a flow never
   // allocates, and the snapshot walk can step past a flow that ends under it.
@@ -61,10 +97,11 @@ struct FlowState {
   // The host's record of this flow (stable until on_flow_end); non-null while on the list.
   // The snapshot needs it for the 5-tuple and counters, which the flow state does not repeat.
   const wm_flow_info* flow;
-  TcpStats tcp;       // what gets reported
-  TcpTracking track;  // sequence numbers and handshake timing, needed only while active
+  TcpStats tcp;           // what gets reported
+  TcpTracking track;      // sequence numbers and handshake timing, needed only while active
+  uint32_t server_entry;  // in the worker's ServerMeter; 0 = not metered
 };
-static_assert(sizeof(FlowState) == 112, "FlowState is per flow: keep it small");
+static_assert(sizeof(FlowState) == 120, "FlowState is per flow: keep it small");
 
 // Active flows as one worker last published them.
 struct Snapshot {
@@ -78,7 +115,8 @@ struct Snapshot {
 // mutex-guarded members.
 class Worker {
  public:
-  Worker(const wm_worker_info& info, size_t record_capacity, SnapshotPacing pacing = {});
+  Worker(const wm_worker_info& info, size_t record_capacity, SnapshotPacing pacing = {},
+         size_t metered_servers = kServersPerWorker);
 
   void on_batch(std::span<const wm_packet> packets) noexcept;
   void on_flow_end(const wm_flow_info& flow, FlowState& state) noexcept;
@@ -92,6 +130,7 @@ class Worker {
   Snapshot snapshot() const;                                          // control plane
   const RecordLog<FlowSummary>& records() const { return records_; }  // thread-safe
   ServerTable servers() const;                                        // control plane: a copy
+  const ServerMeter& server_meter() const { return meter_; }          // thread-safe
 
   // Counters for collect(); written by the worker only.
   Counter active;  // flows on the active list
@@ -133,6 +172,7 @@ class Worker {
   mutable std::mutex servers_mutex_;
   ServerTable servers_;                      // guarded by servers_mutex_
   std::vector<FlowSummary> server_backlog_;  // worker only; capacity kServerBacklog
+  ServerMeter meter_;
 };
 
 // One per process, on the control plane.
@@ -160,12 +200,27 @@ class Plugin {
   int query_flow(std::span<Worker* const> workers, std::string_view id, const Query& q,
                  JsonWriter& out);
   int query_servers(std::span<Worker* const> workers, const Query& q, JsonWriter& out);
+  int query_server(std::span<Worker* const> workers, std::string_view key, const Query& q,
+                   JsonWriter& out);
+  // The servers table: all time (the workers' tables of ended flows), or rebuilt from the flows
+  // kept when a window is given; plus the active flows of `snaps`.
+  ServerTable server_table(std::span<Worker* const> workers, const Snapshots& snaps, bool windowed,
+                           uint64_t from_ns, uint64_t to_ns) const;
 
  public:
-  // Each second: the series "connections.<worker>:<id>.bps" of the flows being viewed.
+  // Each second: the series "connections.<worker>:<id>.bps" of the flows being viewed, and
+  // "connections.server.<addr>:<port>/<proto>.bps" of the busiest servers.
   void on_tick(std::span<Worker* const> workers, uint64_t now_ns);
 
  private:
+  void update_server_series(std::span<Worker* const> workers, uint64_t now_ns);
+  // The busiest servers by bit rate (top 10, and the one whose detail view is open). on_tick
+  // updates it, query watches: guarded by series_mutex_.
+  std::mutex series_mutex_;
+  TopSeries server_series_;
+  // The graph key of each worker's meter entries, formatted once (on_tick only).
+  std::vector<std::vector<std::string>> meter_keys_;
+
   // Starts (or renews) the graph of an active flow; false when every watch slot is taken.
   bool watch(std::span<Worker* const> workers, uint32_t worker, uint64_t id);
   struct Watch {

@@ -150,6 +150,22 @@ ServerKey server_key(const FlowSummary& f) {
   return k;
 }
 
+ServerKey server_key(const wm_flow_info& flow, const TcpStats& tcp) noexcept {
+  int server = server_is_initiator(flow, tcp) ? 0 : 1;
+  ServerKey k{};
+  std::memcpy(k.addr, flow.addr[server], 16);
+  k.port = flow.port[server];
+  k.ip_version = flow.ip_version;
+  k.proto = flow.l4_proto;
+  return k;
+}
+
+std::string server_key_text(const ServerKey& k) {
+  std::string addr = format_addr(k.addr, k.ip_version);
+  if (k.ip_version == 6) addr = "[" + addr + "]";
+  return addr + ":" + std::to_string(k.port) + "/" + std::to_string(k.proto);
+}
+
 void ServerStats::add(const FlowSummary& f) {
   ++flows;
   packets += f.total_packets();

@@ -98,6 +98,11 @@ struct ServerStats {
 };
 
 ServerKey server_key(const FlowSummary& f);
+// The same key for an active flow, from what its TCP analysis has seen so far (the data path's
+// live per-server meter).
+ServerKey server_key(const wm_flow_info& flow, const TcpStats& tcp) noexcept;
+// "<addr>:<port>/<proto>", IPv6 in brackets: the servers/<key> path and the graph's name.
+std::string server_key_text(const ServerKey& k);
 
 // Per-(server, port, proto) aggregates, bounded: servers beyond the limit are counted in
 // `overflow` (their flows are not lost from the flow records, only from this table).

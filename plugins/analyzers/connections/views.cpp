@@ -3,9 +3,12 @@
 //   flows               active and recently ended flows, sorted, filtered and paged here
 //   flows/<worker>:<id> one flow
 //   servers             the servers table, sorted, filtered and paged the same way
+//   servers/<addr>:<port>[/<proto>]  one server (and its graph)
 //
 // Active flows come from snapshots the workers publish on request (see Worker::worker_tick);
 // a response that includes them says how fresh they are.
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -14,6 +17,7 @@
 #include <string>
 #include <thread>
 #include <tuple>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "connections.hpp"
@@ -138,6 +142,7 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
   if (path == "flows") return query_flows(workers, q, out);
   if (path.starts_with("flows/")) return query_flow(workers, path.substr(6), q, out);
   if (path == "servers") return query_servers(workers, q, out);
+  if (path.starts_with("servers/")) return query_server(workers, path.substr(8), q, out);
   return 404;
 }
 
@@ -272,6 +277,7 @@ bool Plugin::watch(std::span<Worker* const> workers, uint32_t worker, uint64_t i
 }
 
 void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
+  update_server_series(workers, now_ns);
   std::lock_guard lock(watch_mutex_);
   double dt = last_tick_ns_ && now_ns > last_tick_ns_
                   ? static_cast<double>(now_ns - last_tick_ns_) / 1e9
@@ -326,11 +332,26 @@ int Plugin::query_servers(std::span<Worker* const> workers, const Query& q, Json
   bool windowed = q.get("from") || q.get("to");
   Window window = parse_window(q);
   std::string needle = lower(q.get_or("filter", ""));
-
-  // All time: the workers' tables of ended flows. In a window: rebuilt from the flows kept.
-  // Snapshots first: a flow active in a snapshot may have ended since, and then it is in the
-  // ended flows already (its record says so) and must not count twice.
   Snapshots snaps = fresh_snapshots(workers);
+  ServerTable table = server_table(workers, snaps, windowed, window.from_ns, window.to_ns);
+  std::vector<Row> rows;
+  for (const auto& [k, v] : table.rows()) {
+    if (needle.empty() || endpoint_matches(needle, k.addr, k.ip_version, k.port)) {
+      rows.emplace_back(&k, &v);
+    }
+  }
+  JsonWriter body, snapshot;
+  page.write(rows, body, [](JsonWriter& w, const Row& r) { write_server(w, *r.first, *r.second); });
+  snapshot.begin_object().field("fresh", snaps.fresh).field("age_ms", snaps.age_ms).end_object();
+  write_page(out, body.take(), &snapshot);
+  return 200;
+}
+
+ServerTable Plugin::server_table(std::span<Worker* const> workers, const Snapshots& snaps,
+                                 bool windowed, uint64_t from_ns, uint64_t to_ns) const {
+  // Snapshots were taken first: a flow active in a snapshot may have ended since, and then it
+  // is in the ended flows already (its record says so) and must not count twice.
+  Window window{from_ns, to_ns};
   ServerTable table;
   std::unordered_set<uint64_t> ended_ids;
   for (Worker* w : workers) {
@@ -347,17 +368,124 @@ int Plugin::query_servers(std::span<Worker* const> workers, const Query& q, Json
       if (window.contains(f) && !ended_ids.count(flow_key(f.worker, f.id))) table.add(f);
     }
   }
-  std::vector<Row> rows;
+  return table;
+}
+
+namespace {
+
+std::optional<uint8_t> parse_proto(std::string_view text) {
+  for (uint8_t p : {kProtoTcp, uint8_t{17}, uint8_t{1}, uint8_t{58}, uint8_t{132}}) {
+    if (text == proto_label(p)) return p;
+  }
+  uint32_t v = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || v > 255) {
+    return std::nullopt;
+  }
+  return static_cast<uint8_t>(v);
+}
+
+// "<addr>:<port>[/<proto>]" (IPv6 in brackets or not) -> the key, without the protocol when the
+// path has none.
+std::pair<ServerKey, bool> parse_server_path(std::string_view text) {
+  ServerKey k{};
+  bool has_proto = false;
+  size_t slash = text.find('/');
+  if (slash != std::string_view::npos) {
+    auto proto = parse_proto(text.substr(slash + 1));
+    if (!proto) throw QueryError("proto: expected a protocol number or tcp, udp, sctp, icmp");
+    k.proto = *proto;
+    has_proto = true;
+    text = text.substr(0, slash);
+  }
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    throw QueryError("server: expected <address>:<port>[/<proto>], as in the servers table");
+  }
+  std::string_view port_text = text.substr(colon + 1);
+  uint32_t port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+      port > 65535) {
+    throw QueryError("port: expected 0..65535");
+  }
+  k.port = static_cast<uint16_t>(port);
+  std::string addr(text.substr(0, colon));
+  if (addr.size() > 2 && addr.front() == '[' && addr.back() == ']') {
+    addr = addr.substr(1, addr.size() - 2);
+  }
+  if (inet_pton(AF_INET, addr.c_str(), k.addr) == 1) {
+    k.ip_version = 4;
+  } else if (inet_pton(AF_INET6, addr.c_str(), k.addr) == 1) {
+    k.ip_version = 6;
+  } else {
+    throw QueryError("server: not an IPv4 or IPv6 address");
+  }
+  return {k, has_proto};
+}
+
+}  // namespace
+
+int Plugin::query_server(std::span<Worker* const> workers, std::string_view key, const Query& q,
+                         JsonWriter& out) {
+  q.allow_only({});
+  auto [want, has_proto] = parse_server_path(key);
+  Snapshots snaps = fresh_snapshots(workers);
+  ServerTable table = server_table(workers, snaps, false, 0, UINT64_MAX);
+  // Without a protocol: the TCP row (what the table is about), else the one with most bytes.
+  const ServerKey* found_key = nullptr;
+  const ServerStats* found = nullptr;
+  auto better = [&](const ServerKey& k, const ServerStats& v) {
+    if (!found) return true;
+    bool tcp = k.proto == kProtoTcp, found_tcp = found_key->proto == kProtoTcp;
+    if (tcp != found_tcp) return tcp;
+    return v.bytes != found->bytes ? v.bytes > found->bytes : k.proto < found_key->proto;
+  };
   for (const auto& [k, v] : table.rows()) {
-    if (needle.empty() || endpoint_matches(needle, k.addr, k.ip_version, k.port)) {
-      rows.emplace_back(&k, &v);
+    if (k.port != want.port || k.ip_version != want.ip_version ||
+        std::memcmp(k.addr, want.addr, sizeof k.addr) != 0) {
+      continue;
+    }
+    if (has_proto ? k.proto == want.proto : better(k, v)) {
+      found_key = &k;
+      found = &v;
     }
   }
-  JsonWriter body, snapshot;
-  page.write(rows, body, [](JsonWriter& w, const Row& r) { write_server(w, *r.first, *r.second); });
-  snapshot.begin_object().field("fresh", snaps.fresh).field("age_ms", snaps.age_ms).end_object();
-  write_page(out, body.take(), &snapshot);
+  if (!found) {
+    out.begin_object().field("error", "no such server: " + std::string(key)).end_object();
+    return 404;
+  }
+  std::string series = "server." + server_key_text(*found_key);
+  {
+    std::lock_guard lock(series_mutex_);
+    server_series_.watch(series);  // looking at a server graphs it, busy or not
+  }
+  out.begin_object().key("server");
+  write_server(out, *found_key, *found);
+  out.field("series", "connections." + series + ".bps")
+      .key("snapshot")
+      .begin_object()
+      .field("fresh", snaps.fresh)
+      .field("age_ms", snaps.age_ms)
+      .end_object()
+      .end_object();
   return 200;
+}
+
+void Plugin::update_server_series(std::span<Worker* const> workers, uint64_t now_ns) {
+  meter_keys_.resize(workers.size());
+  std::unordered_map<std::string, uint64_t> bytes;  // a server's flows spread over the workers
+  for (size_t w = 0; w < workers.size(); ++w) {
+    if (!workers[w]) continue;
+    const ServerMeter& meter = workers[w]->server_meter();
+    std::vector<std::string>& keys = meter_keys_[w];
+    size_t n = meter.size();
+    for (size_t i = keys.size(); i < n; ++i)
+      keys.push_back("server." + server_key_text(meter.key(i)));
+    for (size_t i = 0; i < n; ++i) bytes[keys[i]] += meter.bytes(i);
+  }
+  std::lock_guard lock(series_mutex_);
+  server_series_.update(host_, now_ns, {bytes.begin(), bytes.end()});
 }
 
 }  // namespace wiremeter::connections

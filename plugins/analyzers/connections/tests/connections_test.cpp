@@ -155,7 +155,7 @@ void run_connection(Harness& h, uint32_t worker, FakeFlow& f, uint64_t t0, uint6
 TEST(Connections, FlowStateIsSmall) {
   Harness h;
   EXPECT_EQ(h.flow_state_size(), sizeof(FlowState));
-  EXPECT_LE(h.flow_state_size(), 112u);
+  EXPECT_LE(h.flow_state_size(), 120u);
 }
 
 TEST(Connections, EndedFlowIsRecordedWithItsTcpAnalysis) {
@@ -437,7 +437,9 @@ TEST(Connections, TheFlowBeingViewedIsGraphedEverySecond) {
   h.batch(0, {a.view, b.view, a.view});
   h.tick(3'000'000'000);
   ASSERT_EQ(h.host.series.count("0:8.bps"), 1u);
-  EXPECT_EQ(h.host.series.size(), 1u);  // only the viewed flow
+  // Of the flows, only the viewed one (their server is graphed as one of the busiest).
+  EXPECT_EQ(h.host.series.size(), 2u);
+  EXPECT_EQ(h.host.series.count("server.198.18.0.2:443/6.bps"), 1u);
   EXPECT_EQ(h.host.series["0:8.bps"], (std::vector<double>{0.0, 2.0 * a.view.wire_len * 8}));
 }
 
@@ -473,6 +475,161 @@ TEST(Connections, ServersTableAggregatesAndSorts) {
   EXPECT_TRUE(has(json, "\"port\":443")) << json;
   std::tie(status, json) = h.query("servers", "sort=rtt&order=asc&size=1");
   EXPECT_TRUE(has(json, "\"port\":53")) << json;  // no RTT sorts below any RTT
+}
+
+TEST(Connections, ServerDetail) {
+  Harness h;
+  FakeFlow ended("198.18.0.1", 40000, "198.18.0.2", 443, 1);
+  FakeFlow active("198.18.0.1", 40001, "198.18.0.2", 443, 2);
+  FakeFlow dns_udp("198.18.0.1", 5353, "198.18.0.2", 53, 3, 17);
+  FakeFlow dns_tcp("198.18.0.1", 40002, "198.18.0.2", 53, 4);
+  FakeFlow v6("2001:db8::1", 40003, "2001:db8::2", 8443, 5);
+  run_connection(h, 0, ended, kT0, /*ack_ms=*/1);   // handshake 4 ms
+  run_connection(h, 0, active, kT0, /*ack_ms=*/3);  // handshake 6 ms, still active
+  h.end(0, ended);
+  auto q = dns_udp.udp(kFwd, 4000, kT0);  // more bytes than the TCP flow to port 53
+  h.batch(0, {q.view});
+  auto syn = dns_tcp.tcp(kFwd, kTcpSyn, 1, 0, 0, kT0);
+  h.batch(0, {syn.view});
+  run_connection(h, 0, v6, kT0);
+
+  auto [status, json] = h.query("servers/198.18.0.2:443");
+  EXPECT_EQ(status, 200) << json;
+  EXPECT_TRUE(has(json,
+                  "{\"server\":{\"server\":\"198.18.0.2\",\"port\":443,\"proto\":6,"
+                  "\"flows\":2,\"packets\":16,"))
+      << json;
+  EXPECT_TRUE(has(json,
+                  "\"tcp\":{\"handshake_ms\":{\"count\":2,\"min\":4,\"avg\":5,\"max\":6},"
+                  "\"retransmitted_packets\":2,\"retransmission_ratio\":0.125,\"resets\":0,"
+                  "\"unanswered_syns\":0}},"
+                  "\"series\":\"connections.server.198.18.0.2:443/6.bps\","
+                  "\"snapshot\":{\"fresh\":true"))
+      << json;
+  // The same row by protocol number or name.
+  EXPECT_EQ(h.query("servers/198.18.0.2:443/6").second.substr(0, 80), json.substr(0, 80));
+  EXPECT_EQ(h.query("servers/198.18.0.2:443/tcp").second.substr(0, 80), json.substr(0, 80));
+  // Port 53 is served over UDP and TCP: without a protocol the TCP row, else the one asked for.
+  std::tie(status, json) = h.query("servers/198.18.0.2:53");
+  EXPECT_TRUE(has(json, "{\"server\":{\"server\":\"198.18.0.2\",\"port\":53,\"proto\":6,")) << json;
+  EXPECT_TRUE(has(json, "\"unanswered_syns\":1}")) << json;
+  std::tie(status, json) = h.query("servers/198.18.0.2:53/udp");
+  EXPECT_TRUE(has(json, "{\"server\":{\"server\":\"198.18.0.2\",\"port\":53,\"proto\":17,"))
+      << json;
+  EXPECT_TRUE(has(json, "\"tcp\":null},\"series\":\"connections.server.198.18.0.2:53/17.bps\""))
+      << json;
+  // IPv6 in brackets (as the series name has it) or not; any spelling of the address.
+  std::tie(status, json) = h.query("servers/[2001:db8::2]:8443/6");
+  EXPECT_EQ(status, 200) << json;
+  EXPECT_TRUE(has(json, "\"series\":\"connections.server.[2001:db8::2]:8443/6.bps\"")) << json;
+  EXPECT_EQ(h.query("servers/2001:db8:0::2:8443").first, 200);
+
+  std::tie(status, json) = h.query("servers/198.18.0.2:80");
+  EXPECT_EQ(status, 404) << json;
+  EXPECT_EQ(json, "{\"error\":\"no such server: 198.18.0.2:80\"}");
+  EXPECT_EQ(h.query("servers/198.18.0.2:443/udp").first, 404);
+  for (auto [path, qs, message] : std::vector<std::array<std::string, 3>>{
+           {"servers/198.18.0.2", "", "server: expected <address>:<port>[/<proto>]"},
+           {"servers/198.18.0.2:65536", "", "port: expected 0..65535"},
+           {"servers/198.18.0.2:x", "", "port: expected 0..65535"},
+           {"servers/example.com:443", "", "server: not an IPv4 or IPv6 address"},
+           {"servers/198.18.0.2:443/quic", "", "proto: expected a protocol number"},
+           {"servers/198.18.0.2:443/256", "", "proto: expected a protocol number"},
+           {"servers/198.18.0.2:443", "sort=bytes", "sort: unknown parameter"}}) {
+    auto [st, body] = h.query(path, qs);
+    EXPECT_EQ(st, 400) << path << " " << body;
+    EXPECT_TRUE(has(body, message)) << path << " " << body;
+  }
+}
+
+TEST(Connections, TheBusiestServersAreGraphedWhileTheirFlowsAreActive) {
+  Harness h(2);
+  // Two flows to one server on different workers, one flow to another server; none ends: the
+  // graph counts bytes as they pass, not when a flow ends.
+  FakeFlow a0("198.18.0.1", 40000, "198.18.0.2", 443, 1);
+  FakeFlow a1("198.18.0.9", 40001, "198.18.0.2", 443, 2);
+  FakeFlow b("198.18.0.1", 40002, "198.18.0.3", 80, 3);
+  FakeFlow v6("2001:db8::1", 40003, "2001:db8::2", 8443, 4, 17);
+  auto a0_syn = a0.tcp(kFwd, kTcpSyn, 1000, 0, 0, kT0);
+  auto a1_syn = a1.tcp(kFwd, kTcpSyn, 1000, 0, 0, kT0);
+  // b's capture starts mid-flow with the server's packet: the ports name the server.
+  auto b_data = b.tcp(kRev, kTcpAck, 5000, 1000, 500, kT0);
+  auto v6_data = v6.udp(kFwd, 100, kT0);
+  h.batch(0, {a0_syn.view, b_data.view, v6_data.view});
+  h.batch(1, {a1_syn.view});
+  h.tick(1'000'000'000);
+  EXPECT_TRUE(h.host.series.empty());  // rates need two ticks
+
+  auto a0_data = a0.tcp(kRev, kTcpAck, 5001, 1001, 1000, kT0 + kMs);
+  auto a1_data = a1.tcp(kRev, kTcpAck, 5001, 1001, 300, kT0 + kMs);
+  h.batch(0, {a0_data.view, a0_data.view, b_data.view});
+  h.batch(1, {a1_data.view});
+  h.tick(3'000'000'000);  // two seconds later
+  const std::string a = "server.198.18.0.2:443/6.bps", bk = "server.198.18.0.3:80/6.bps",
+                    c = "server.[2001:db8::2]:8443/17.bps";
+  ASSERT_EQ(h.host.series.count(a), 1u);
+  ASSERT_EQ(h.host.series.count(bk), 1u);
+  EXPECT_EQ(h.host.series.count(c), 0u);  // quiet in that interval: not graphed
+  EXPECT_EQ(h.host.series[a],
+            (std::vector<double>{(2.0 * a0_data.view.wire_len + a1_data.view.wire_len) * 8 / 2}));
+  EXPECT_EQ(h.host.series[bk], (std::vector<double>{b_data.view.wire_len * 8.0 / 2}));
+
+  // Opening the quiet server's detail view graphs it from the next second on, at 0.
+  auto [status, json] = h.query("servers/[2001:db8::2]:8443/udp");
+  EXPECT_EQ(status, 200) << json;
+  h.tick(4'000'000'000);
+  ASSERT_EQ(h.host.series.count(c), 1u);
+  EXPECT_EQ(h.host.series[c], (std::vector<double>{0.0}));
+  // The busy ones linger at 0 rather than break off.
+  EXPECT_EQ(h.host.series[a].back(), 0.0);
+}
+
+TEST(Connections, AtMostTenServersAreGraphed) {
+  Harness h;
+  std::vector<std::unique_ptr<FakeFlow>> flows;
+  std::vector<BuiltPacket> packets;
+  for (uint16_t i = 0; i < 12; ++i) {
+    flows.push_back(std::make_unique<FakeFlow>("198.18.0.1", 40000 + i, "198.18.1.1",
+                                               static_cast<uint16_t>(1000 + i), i + 1, 17));
+  }
+  auto send = [&](uint64_t t) {
+    packets.clear();
+    for (size_t i = 0; i < flows.size(); ++i) {
+      packets.push_back(flows[i]->udp(kFwd, 100 + 10 * i, t));  // port 1011 is the busiest
+    }
+    h.batch(0, views(packets));
+  };
+  send(kT0);
+  h.tick(1'000'000'000);
+  send(kT0 + kMs);
+  h.tick(2'000'000'000);
+  EXPECT_EQ(h.host.series.size(), 10u);
+  EXPECT_EQ(h.host.series.count("server.198.18.1.1:1011/17.bps"), 1u);
+  EXPECT_EQ(h.host.series.count("server.198.18.1.1:1002/17.bps"), 1u);
+  EXPECT_EQ(h.host.series.count("server.198.18.1.1:1001/17.bps"), 0u);
+  EXPECT_EQ(h.host.series.count("server.198.18.1.1:1000/17.bps"), 0u);
+}
+
+TEST(Connections, ServerMeterIsBounded) {
+  ServerMeter meter(2);
+  ServerKey k{};
+  k.ip_version = 4;
+  k.proto = 6;
+  k.port = 1;
+  uint32_t first = meter.find_or_add(k);
+  EXPECT_EQ(first, 1u);
+  EXPECT_EQ(meter.find_or_add(k), first);
+  k.port = 2;
+  EXPECT_EQ(meter.find_or_add(k), 2u);
+  k.port = 3;
+  EXPECT_EQ(meter.find_or_add(k), 0u);  // full: not metered, counted
+  EXPECT_EQ(meter.overflow.value(), 1u);
+  meter.add(first, 10);
+  meter.add(first, 5);
+  ASSERT_EQ(meter.size(), 2u);
+  EXPECT_EQ(meter.key(0).port, 1);
+  EXPECT_EQ(meter.bytes(0), 15u);
+  EXPECT_EQ(meter.bytes(1), 0u);
 }
 
 TEST(Connections, SnapshotWalkStepsPastFlowsThatEndUnderIt) {
