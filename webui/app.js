@@ -570,7 +570,8 @@ function renderPlugins(data) {
  */
 const MODULE_VIEWS = {
   connections: {views: ['flows', 'servers'], sort: {flows: 'bytes', servers: 'flows'},
-    detail: {flows: (r) => `flows/${r.flow}`}},
+    detail: {flows: (r) => `flows/${r.flow}`,
+      servers: (r) => `servers/${r.server.includes(':') ? `[${r.server}]` : r.server}:${r.port}/${r.proto}`}},
   dpi: {views: ['protocols'], stats: true,
     series: {protocols: (r) => `dpi.${r.protocol}.bps`}},
   ip: {views: ['hosts', 'names'], detail: {hosts: (r) => `hosts/${r.address}`}},
@@ -578,7 +579,8 @@ const MODULE_VIEWS = {
   l2: {views: ['vlans', 'qos', 'qos/pcp', 'mpls', 'arp', 'arp/bindings', 'arp/conflicts',
     'control', 'control/stp', 'control/lldp', 'sizes', 'cast', 'cast/groups'],
   summary: ['arp', 'sizes', 'cast'],
-  detail: {'vlans': (r) => `vlans/${r.vlan}`, 'arp/bindings': (r) => `arp/bindings/${r.ip}`}},
+  detail: {'vlans': (r) => `vlans/${r.vlan}`, 'arp/bindings': (r) => `arp/bindings/${r.ip}`,
+    'mpls': (r) => `mpls/${r.label}`, 'qos': (r) => `qos/${r.dscp}`, 'qos/pcp': (r) => `qos/pcp/${r.pcp}`}},
   dns: {views: ['servers', 'names', 'top_names', 'transactions'],
     detail: {servers: (r) => `servers/${r.server}`}},
   dhcp: {views: ['clients', 'servers', 'leases', 'transactions'],
@@ -642,13 +644,16 @@ function closeDetail() {
 function analysisPath() {
   const m = MODULE_VIEWS[analysis.module];
   if (m.stats) return `/stats/${analysis.module}`;
-  if (m.summary && m.summary.includes(analysis.view)) return `/${analysis.module}/${analysis.view}`;
+  // The window is relative (from=-600): the appliance's clock decides, not the browser's.
+  const win = Number($('#an-window').value);
+  if (m.summary && m.summary.includes(analysis.view)) {
+    return `/${analysis.module}/${analysis.view}${win ? `?from=-${win}` : ''}`;
+  }
   const q = new URLSearchParams({page: analysis.page, size: AN_PAGE_SIZE, order: analysis.order});
   if (analysis.sort) q.set('sort', analysis.sort);
   const filter = $('#an-filter').value.trim();
   if (filter) q.set('filter', filter);
-  const win = Number($('#an-window').value);
-  if (win) q.set('from', String(Math.floor(Date.now() / 1000) - win));
+  if (win) q.set('from', `-${win}`);
   return `/${analysis.module}/${analysis.view}?${q}`;
 }
 
@@ -761,7 +766,22 @@ async function refreshDetail() {
     el('tr', {}, el('th', {text: k}), el('td', {class: 'mono', text: fmtCell(k, v)}))));
   const chart = $('#an-detail-chart');
   const note = $('#an-detail-chart-note');
+  // A series starts with the second after its entity's detail was first opened: until it is
+  // listed, say so instead of asking for it (which would be a 404).
+  let recorded = false;
   if (series) {
+    try {
+      recorded = ((await api('GET', '/history')).series || []).includes(series);
+    } catch (e) {
+      recorded = true;  // let the request below report the error
+    }
+    if (analysis.detail !== d) return;
+  }
+  if (series && !recorded) {
+    chart.toggleAttribute('hidden', true);
+    setText(note, `${series}: recording starts now; the graph appears within a few seconds.`);
+    note.hidden = false;
+  } else if (series) {
     try {
       const hist = await api('GET', `/history?series=${encodeURIComponent(series)}&from=-600&points=600`);
       if (analysis.detail !== d) return;

@@ -143,6 +143,23 @@ test('analysis lists a module, sorts on the server, and opens a detail with its 
   await page.fill('#an-filter', 'no-such-flow-anywhere');
   await page.waitForFunction(() => /^0 rows/.test(document.querySelector('#an-page').textContent));
   await page.fill('#an-filter', '');
+  // The last 5 minutes (from=-300, on the appliance's clock) still hold the replay's flows.
+  await page.selectOption('#an-window', '300');
+  await page.waitForFunction(() =>
+    /^[1-9]/.test(document.querySelector('#an-page').textContent) &&
+        document.querySelectorAll('#an-table tbody tr.clickable').length > 0);
+  assert.equal(await page.locator('#an-error').isVisible(), false,
+      `unexpected error: ${await page.locator('#an-error').textContent()}`);
+  // Its servers table: the busiest server's detail has its bit-rate graph.
+  await page.selectOption('#an-view', 'servers');
+  await page.waitForFunction(() =>
+    document.querySelector('#an-table thead th[data-col="flows"]') &&
+        document.querySelectorAll('#an-table tbody tr.clickable').length > 0);
+  await page.locator('#an-table tbody tr.clickable').first().click();
+  await page.locator('#an-detail-chart').waitFor({state: 'visible'});
+  assert.match(await page.locator('#an-detail-chart-note').textContent(),
+      /^connections\.server\..*\.bps/);
+  await page.selectOption('#an-window', '');
 
   // MACs: the busiest has a graph in its detail view.
   await page.locator('#an-modules button[data-module="mac"]').click();
