@@ -67,6 +67,45 @@ class TopSeries {
     for (const auto& [key, bytes] : totals) last_bytes_[key] = bytes;
   }
 
+  // For plugins with many entities (100k servers, ARP bindings): walking all of them and
+  // formatting every key each second is too much. The caller instead works out each entity's
+  // count of the last second itself (by index, from its own previous totals), keeps only the
+  // `top()` busiest, adds every key of graphed_keys() with its count (0 if it had none), and
+  // hands those few here, already per second (`scale` still applies). Do not mix with update().
+  void update_rates(const Host& host, uint64_t now_ns,
+                    std::vector<std::pair<std::string, double>> per_second) {
+    std::sort(per_second.begin(), per_second.end(), [](const auto& a, const auto& b) {
+      return a.second != b.second ? a.second > b.second : a.first < b.first;
+    });
+    size_t n = std::min(per_second.size(), top_);
+    std::unordered_map<std::string, double> rate;
+    for (size_t i = 0; i < per_second.size(); ++i) {
+      const auto& [key, value] = per_second[i];
+      if (i < n && value > 0) graphed_ns_[key] = now_ns;
+      rate[key] = value * scale_;
+    }
+    for (auto it = graphed_ns_.begin(); it != graphed_ns_.end();) {
+      if (now_ns > it->second && now_ns - it->second >= linger_s_ * 1'000'000'000) {
+        it = graphed_ns_.erase(it);
+        continue;
+      }
+      auto r = rate.find(it->first);
+      host.record_series(it->first + suffix_, r == rate.end() ? 0.0 : r->second);
+      ++it;
+    }
+    last_ns_ = now_ns;
+  }
+  // How many entities update_rates() wants at most besides graphed_keys().
+  size_t top() const { return top_; }
+  // The keys being graphed (busy within linger_s, or watched): update_rates() records them
+  // whatever their rank.
+  std::vector<std::string> graphed_keys() const {
+    std::vector<std::string> keys;
+    keys.reserve(graphed_ns_.size());
+    for (const auto& [key, t] : graphed_ns_) keys.push_back(key);
+    return keys;
+  }
+
   // Whether `key` has a series being recorded now (a detail view can offer its graph).
   bool graphed(const std::string& key) const { return graphed_ns_.count(key) != 0; }
 
