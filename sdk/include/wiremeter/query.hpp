@@ -69,8 +69,9 @@ class Query {
     return n;
   }
   // Unix seconds, possibly with a fraction (the `from`/`to` of time windows), as ns. A negative
-  // value is seconds before now (`from=-600`: ten minutes ago; `to=-0`: now), as in
-  // GET /api/v1/history; 0 stays the Unix epoch, so `from=0` still means "from the start".
+  // value is seconds before now (`from=-600`: ten minutes ago; `to=-0`: now). Unlike
+  // GET /api/v1/history, where 0 is now, 0 here is the Unix epoch, so that `from=0` keeps
+  // meaning "from the start" in every list.
   uint64_t get_time_ns(const std::string& key, uint64_t fallback) const {
     auto v = get(key);
     if (!v) return fallback;
