@@ -30,21 +30,9 @@ def read_known(path, key_columns):
 def check_known(found, path, key_columns):
     """Compares the differences found ({key: count}) with the file; prints each mismatch and
     exits with FAIL when there is one."""
-    known = read_known(path, key_columns)
-    ok = True
-    for k in sorted(found.keys() - known.keys()):
-        ok = False
-        print("NEW DIFFERENCE: " +
-              "\t".join(k[:key_columns] + (str(found[k]),) + k[key_columns:]))
-    for k in sorted(known.keys() - found.keys()):
-        ok = False
-        print(f"NO LONGER DIFFERENT (remove from {os.path.basename(path)}): " + "\t".join(k))
-    for k in sorted(known.keys() & found.keys()):
-        if known[k] != found[k]:
-            ok = False
-            print("CHANGED COUNT: " + "\t".join(k) + f": was {known[k]}, now {found[k]}")
-    if not ok:
-        sys.exit("FAIL: the differences are not the known ones")
+    _compare(found, read_known(path, key_columns), path,
+             lambda k: "\t".join(k[:key_columns] + (str(found[k]),) + k[key_columns:]),
+             "CHANGED COUNT")
 
 
 def check_known_values(found, path, key_columns, value_columns):
@@ -65,16 +53,22 @@ def check_known_values(found, path, key_columns, value_columns):
                          "values and a reason, tab-separated")
             known[tuple(parts[:key_columns])] = tuple(parts[key_columns:-1])
     found = {k: tuple(str(v) for v in vals) for k, vals in found.items()}
+    _compare(found, known, path, lambda k: "\t".join(k + found[k]), "CHANGED")
+
+
+def _compare(found, known, path, describe, changed):
+    """Prints every difference between found and known ({key: value}), `describe(key)` for a
+    new one, and exits with FAIL when there is any."""
     ok = True
     for k in sorted(found.keys() - known.keys()):
         ok = False
-        print("NEW DIFFERENCE: " + "\t".join(k + found[k]))
+        print("NEW DIFFERENCE: " + describe(k))
     for k in sorted(known.keys() - found.keys()):
         ok = False
         print(f"NO LONGER DIFFERENT (remove from {os.path.basename(path)}): " + "\t".join(k))
     for k in sorted(known.keys() & found.keys()):
         if known[k] != found[k]:
             ok = False
-            print("CHANGED: " + "\t".join(k) + f": was {known[k]}, now {found[k]}")
+            print(f"{changed}: " + "\t".join(k) + f": was {known[k]}, now {found[k]}")
     if not ok:
         sys.exit("FAIL: the differences are not the known ones")
