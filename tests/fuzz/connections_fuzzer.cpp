@@ -1,6 +1,7 @@
 // libFuzzer target for the connections plugin: raw Ethernet frames through the core's decoder,
 // then the plugin's TCP analysis (handshake, sequence tracking, retransmissions, windows), its
-// flow records, servers table, the live per-server meter and its graphs, and views.
+// flow records, servers table, the live per-server meter and its graphs (also with a meter so
+// small that it evicts servers all the time), and views.
 //
 // Input: frames, each a control byte, a 2-byte big-endian length and the frame bytes. The
 // control byte's bit 0 is the direction within the flow, bits 1-2 pick one of 4 flows, bit 3
@@ -65,7 +66,21 @@ namespace {
 struct Flow {
   wm_flow_info info{};
   alignas(16) std::array<uint8_t, 512> state{};
+  // The same flow's state in the worker with a tiny server meter (below).
+  alignas(16) wiremeter::connections::FlowState small_meter_state{};
   bool started = false;
+};
+
+// A worker whose server meter holds 4 servers (two halves of 2), ticked after every frame, and a
+// plugin graphing its servers: the meter swaps halves and evicts servers all the time, and the
+// graphs read it across those evictions.
+struct SmallMeter {
+  explicit SmallMeter(wiremeter::testing::FakeHost& fake)
+      : host(fake.api()), plugin(host), worker(info(), 16, {}, /*metered_servers=*/4) {}
+  static wm_worker_info info() { return {sizeof(wm_worker_info), 0, 1, 0, 0}; }
+  wiremeter::Host host;
+  wiremeter::connections::Plugin plugin;
+  wiremeter::connections::Worker worker;
 };
 
 }  // namespace
@@ -74,6 +89,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static wiremeter::testing::FakeHost host;
   static wiremeter::testing::PluginHarness h(wiremeter_plugin_register(), host, 1);
   static uint64_t next_id = 1;
+  static wiremeter::testing::FakeHost small_host;
+  static SmallMeter small(small_host);
+  wiremeter::connections::Worker* small_workers[] = {&small.worker};
   if (h.flow_state_size() > sizeof(Flow::state)) __builtin_trap();
   std::array<Flow, 4> flows;
   std::vector<std::unique_ptr<uint8_t[]> > frames;
@@ -112,9 +130,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     v.flow_state = f.state.data();
     v.direction = dir;
     h.batch(0, {v});
+    wm_packet small_v = v;
+    small_v.flow_state = reinterpret_cast<uint8_t*>(&f.small_meter_state);
+    small.worker.on_batch({&small_v, 1});
+    // A second per frame, across runs: graphs linger out after 60 frames, so the plugin's
+    // graphed servers stay few.
+    static uint64_t small_now_ns = 0;
+    small_now_ns += 1'000'000'000;
+    small.worker.worker_tick(small_now_ns);
+    small.plugin.on_tick(small_workers, small_now_ns);
     if (ctl & 8) {
       f.info.end_reason = WM_FLOW_IDLE_TIMEOUT;
       h.flow_end(0, f.info, f.state.data());
+      small.worker.on_flow_end(f.info, f.small_meter_state);
       f = Flow{};
     }
   }
@@ -122,7 +150,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!f.started) continue;
     f.info.end_reason = WM_FLOW_SHUTDOWN;
     h.flow_end(0, f.info, f.state.data());
+    small.worker.on_flow_end(f.info, f.small_meter_state);
+    // What the server detail view asks of the meter (whatever the answer).
+    (void)small.worker.server_meter().holds(
+        wiremeter::connections::server_key(f.info, f.small_meter_state.tcp));
   }
+  small_host.series.clear();  // the series would grow without bound over the runs
   h.collect();
   // The graphs of the busiest servers read every metered server: every 64th run keeps the
   // fuzzer fast once the meter holds many.

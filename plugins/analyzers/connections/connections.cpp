@@ -21,28 +21,93 @@ size_t proto_index(uint8_t proto) {
 }  // namespace
 
 ServerMeter::ServerMeter(size_t capacity)
-    : capacity_(capacity),
-      mask_(std::bit_ceil(std::max<size_t>(capacity * 2, 2)) - 1),
-      entries_(std::make_unique<Entry[]>(capacity)),
-      index_(std::make_unique<uint32_t[]>(mask_ + 1)) {}
+    : half_(std::max<size_t>(capacity / 2, 1)),
+      mask_(std::bit_ceil(half_ * 2) - 1),
+      entries_(std::make_unique<Entry[]>(half_ * 2)),
+      index_(std::make_unique<uint32_t[]>((mask_ + 1) * 2)) {}
 
-uint32_t ServerMeter::find_or_add(const ServerKey& key) noexcept {
-  // Half full at most, so a probe ends soon at an empty index.
-  for (size_t i = ServerKeyHash{}(key)&mask_;; i = (i + 1) & mask_) {
-    uint32_t e = index_[i];
-    if (e == 0) {
-      size_t n = published_.load(std::memory_order_relaxed);
-      if (n >= capacity_) {
-        overflow.add();
-        return 0;
-      }
-      entries_[n].key = key;
-      index_[i] = static_cast<uint32_t>(n + 1);
-      published_.store(n + 1, std::memory_order_release);  // the key is in place before
-      return static_cast<uint32_t>(n + 1);
-    }
-    if (entries_[e - 1].key == key) return e;
+ServerMeter::KeyWords ServerMeter::words(const ServerKey& key) noexcept {
+  KeyWords w;
+  std::memcpy(w.data(), &key, sizeof key);
+  return w;
+}
+
+ServerKey ServerMeter::key(size_t i) const noexcept {
+  KeyWords w;
+  for (size_t j = 0; j < kKeyWords; ++j) w[j] = entries_[i].key[j].load(std::memory_order_relaxed);
+  ServerKey k;
+  std::memcpy(&k, w.data(), sizeof k);
+  return k;
+}
+
+bool ServerMeter::key_is(size_t i, const KeyWords& want) const noexcept {
+  // The last word (port, version, protocol) first: it tells most keys apart.
+  for (size_t j = kKeyWords; j-- > 0;) {
+    if (entries_[i].key[j].load(std::memory_order_relaxed) != want[j]) return false;
   }
+  return true;
+}
+
+std::pair<size_t, uint32_t> ServerMeter::probe(int h, size_t hash,
+                                               const KeyWords& key) const noexcept {
+  // Half full at most, so a probe ends soon at an empty slot.
+  const uint32_t* index = &index_[static_cast<size_t>(h) * (mask_ + 1)];
+  for (size_t i = hash & mask_;; i = (i + 1) & mask_) {
+    uint32_t e = index[i];
+    if (e == 0 || key_is(e - 1, key)) return {i, e};
+  }
+}
+
+uint32_t ServerMeter::find_or_add(const ServerKey& key, uint32_t& expiry) noexcept {
+  size_t hash = ServerKeyHash{}(key);
+  KeyWords w = words(key);
+  auto [slot, e] = probe(newer_, hash, w);
+  if (e) {
+    expiry = swaps_ + 2;  // the newer half is cleared at the swap after next
+    return e;
+  }
+  if (auto [_, old] = probe(1 - newer_, hash, w); old) {
+    expiry = swaps_ + 1;
+    return old;
+  }
+  size_t n = published_[newer_].load(std::memory_order_relaxed);
+  if (n >= half_) {
+    overflow.add();
+    expiry = swaps_ + 1;  // try again once the halves have swapped
+    return 0;
+  }
+  size_t i = static_cast<size_t>(newer_) * half_ + n;
+  entries_[i].bytes.set(0);
+  for (size_t j = 0; j < kKeyWords; ++j) entries_[i].key[j].store(w[j], std::memory_order_relaxed);
+  index_[static_cast<size_t>(newer_) * (mask_ + 1) + slot] = static_cast<uint32_t>(i + 1);
+  published_[newer_].store(n + 1, std::memory_order_release);  // the entry is in place before
+  expiry = swaps_ + 2;
+  return static_cast<uint32_t>(i + 1);
+}
+
+void ServerMeter::age() noexcept {
+  if (published_[newer_].load(std::memory_order_relaxed) < half_) return;
+  int older = 1 - newer_;
+  evicted.add(published_[older].load(std::memory_order_relaxed));
+  // A reader that sees the new epoch sees the emptied half (release); one that reads an entry
+  // rewritten after the fence sees the new epoch when it checks (fence to fence).
+  published_[older].store(0, std::memory_order_relaxed);
+  epoch_[older].store(epoch_[older].load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  std::atomic_thread_fence(std::memory_order_release);
+  std::fill_n(&index_[static_cast<size_t>(older) * (mask_ + 1)], mask_ + 1, 0u);
+  newer_ = older;
+  ++swaps_;
+}
+
+bool ServerMeter::holds(const ServerKey& key) const noexcept {
+  KeyWords w = words(key);
+  for (int h = 0; h < 2; ++h) {
+    size_t n = std::min(size(h), half_);
+    for (size_t i = 0; i < n; ++i) {
+      if (key_is(static_cast<size_t>(h) * half_ + i, w)) return true;
+    }
+  }
+  return false;
 }
 
 Worker::Worker(const wm_worker_info& info, size_t record_capacity, SnapshotPacing pacing,
@@ -99,8 +164,7 @@ void Worker::on_batch(std::span<const wm_packet> packets) noexcept {
       }
     }
     // The first packet of a flow puts it on the active list (zero-filled state: flow == null).
-    bool first = !s->flow;
-    if (first) link(*s, p.flow);
+    if (!s->flow) link(*s, p.flow);
     Segment seg;
     if (p.l4_proto == kProtoTcp && parse_segment(p, seg)) {
       SegmentEvents ev = analyze_segment(s->tcp, s->track, seg);
@@ -108,9 +172,12 @@ void Worker::on_batch(std::span<const wm_packet> packets) noexcept {
       if (ev.reset) resets.add(1);
       if (ev.handshake_done) observe_rtt(s->tcp.handshake_us());
     }
-    // The server is decided once, after the first packet's analysis: a SYN or SYN/ACK names it,
-    // otherwise the ports do (as the servers table decides at flow end).
-    if (first) s->server_entry = meter_.find_or_add(server_key(*p.flow, s->tcp));
+    // The meter entry is looked up after the first packet's analysis (a SYN or SYN/ACK names the
+    // server, otherwise the ports do, as the servers table decides at flow end), and again
+    // whenever the meter has evicted it or had no room for it (a zero-filled state has expired).
+    if (meter_.expired(s->server_expiry)) {
+      s->server_entry = meter_.find_or_add(server_key(*p.flow, s->tcp), s->server_expiry);
+    }
     if (s->server_entry) meter_.add(s->server_entry, p.wire_len);
   }
 }
@@ -153,6 +220,7 @@ void Worker::request_snapshot(uint64_t generation) noexcept {
 }
 
 void Worker::worker_tick(uint64_t) noexcept {
+  meter_.age();
   if (!server_backlog_.empty()) {
     try {
       add_to_servers(nullptr);
@@ -223,6 +291,16 @@ Plugin::Plugin(Host& host)
       dropped_id_(host.register_metric(
           "wiremeter_connections_records_dropped_total",
           "Ended-flow records overwritten because a worker's record log was full.",
+          WM_METRIC_COUNTER)),
+      meter_evictions_id_(host.register_metric(
+          "wiremeter_connections_server_meter_evictions_total",
+          "Servers dropped from the live per-server byte meter (the server graphs) to make room "
+          "for newer ones.",
+          WM_METRIC_COUNTER)),
+      meter_overflow_id_(host.register_metric(
+          "wiremeter_connections_server_meter_overflow_total",
+          "Flows whose server found no room in the live per-server byte meter (metered from the "
+          "next swap of its halves on).",
           WM_METRIC_COUNTER)) {
   host.expect_no_settings();
 }
@@ -232,7 +310,8 @@ std::unique_ptr<Worker> Plugin::make_worker(const wm_worker_info& info) {
 }
 
 void Plugin::collect(std::span<Worker* const> workers, MetricSink& sink) {
-  uint64_t active = 0, retx = 0, resets = 0, rtt_sum_us = 0, dropped = 0;
+  uint64_t active = 0, retx = 0, resets = 0, rtt_sum_us = 0, dropped = 0, meter_evictions = 0,
+           meter_overflow = 0;
   std::array<uint64_t, kProtoLabels.size()> started{};
   std::array<uint64_t, kRttBounds.size() + 1> cumulative{};
   for (Worker* w : workers) {
@@ -242,6 +321,8 @@ void Plugin::collect(std::span<Worker* const> workers, MetricSink& sink) {
     resets += w->resets.value();
     rtt_sum_us += w->rtt_sum_us.value();
     dropped += w->records().dropped() + w->lost_records.value();
+    meter_evictions += w->server_meter().evicted.value();
+    meter_overflow += w->server_meter().overflow.value();
     for (size_t i = 0; i < started.size(); ++i) started[i] += w->started[i].value();
     uint64_t running = 0;
     for (size_t b = 0; b < cumulative.size(); ++b) {
@@ -257,12 +338,14 @@ void Plugin::collect(std::span<Worker* const> workers, MetricSink& sink) {
   sink.sample(resets_id_, {}, static_cast<double>(resets));
   sink.histogram(rtt_id_, {}, kRttBounds, cumulative, static_cast<double>(rtt_sum_us) / 1e6);
   sink.sample(dropped_id_, {}, static_cast<double>(dropped));
+  sink.sample(meter_evictions_id_, {}, static_cast<double>(meter_evictions));
+  sink.sample(meter_overflow_id_, {}, static_cast<double>(meter_overflow));
 }
 
 void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {
   std::vector<FlowSummary> flows;
   ServerTable servers;
-  uint64_t active = 0, dropped = 0, ended = 0;
+  uint64_t active = 0, dropped = 0, ended = 0, meter_evictions = 0, meter_overflow = 0;
   for (Worker* w : workers) {
     if (!w) continue;
     w->records().for_each([&](const FlowSummary& f) { flows.push_back(f); });
@@ -270,6 +353,8 @@ void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {
     active += w->active.value();
     dropped += w->records().dropped() + w->lost_records.value();
     ended += w->records().total();
+    meter_evictions += w->server_meter().evicted.value();
+    meter_overflow += w->server_meter().overflow.value();
   }
   // Capture order, so that a report reads like the capture and diffs stay stable.
   std::sort(flows.begin(), flows.end(), [](const FlowSummary& a, const FlowSummary& b) {
@@ -292,6 +377,8 @@ void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {
       .field("ended", ended)
       .field("dropped", dropped)
       .field("servers_overflow", servers.overflow())
+      .field("server_meter_evictions", meter_evictions)
+      .field("server_meter_overflow", meter_overflow)
       .end_object();
 }
 

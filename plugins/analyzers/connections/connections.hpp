@@ -18,6 +18,7 @@
 #include <mutex>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <vector>
 #include <wiremeter/plugin.hpp>
 #include <wiremeter/record_log.hpp>
@@ -55,37 +56,75 @@ inline constexpr std::array<const char*, 6> kProtoLabels = {"tcp",    "udp",  "i
 
 // Live bytes per server, for the graphs of the busiest servers: the servers table learns a
 // flow's bytes only when the flow ends, which would draw a long download as one spike at its
-// end. A fixed table allocated once per worker: the worker finds (or adds) a flow's server once,
-// at its first packet, and then adds every packet's bytes to that entry. Entries are never
-// removed, so the control plane can read the first size() of them while the worker goes on; a
-// server that finds the table full is not metered (counted in `overflow`).
+// end. A fixed table allocated once per worker: the worker finds (or adds) a flow's server at its
+// first packet, and then adds every packet's bytes to that entry.
+//
+// Aging, with fixed memory: the table is two halves. New servers go into the newer half; a server
+// found in the older one keeps counting there. When the newer half is full, the next worker_tick
+// clears the older half (its servers are evicted) and makes it the newer one. So the servers added
+// or looked up most recently stay; a flow whose entry was cleared finds (or adds) its server again
+// at its next packet, and a server that finds the newer half full is metered after the next swap.
+//
+// The control plane reads the entries while the worker goes on. Within a half, entries are only
+// appended until the half is cleared, which bumps the half's epoch: a reader takes the epoch,
+// reads, and discards what it read if the epoch changed meanwhile (a seqlock). Keys are stored as
+// atomic words so that such a read is never a data race.
 class ServerMeter {
  public:
+  // `capacity` servers in all, half of them in each half.
   explicit ServerMeter(size_t capacity);
   ServerMeter(const ServerMeter&) = delete;
   ServerMeter& operator=(const ServerMeter&) = delete;
 
-  // Worker: the entry (index + 1) of `key`, added if new; 0 when the table is full.
-  uint32_t find_or_add(const ServerKey& key) noexcept;
+  // Worker: the entry (1-based) of `key`, added to the newer half if new; 0 when that half is
+  // full. `expiry` becomes the swap count at which the entry is cleared (for 0: the next swap, to
+  // try again then).
+  uint32_t find_or_add(const ServerKey& key, uint32_t& expiry) noexcept;
+  // Worker: whether an entry (or a refusal) with this `expiry` is void now. A zero-filled flow
+  // state (expiry 0) is expired: its first packet looks its server up.
+  bool expired(uint32_t expiry) const noexcept { return swaps_ >= expiry; }
   void add(uint32_t entry, uint64_t bytes) noexcept { entries_[entry - 1].bytes.add(bytes); }
+  // Worker (worker_tick): swaps the halves if the newer one is full.
+  void age() noexcept;
 
-  // Control plane: the entries published so far, in the order they were added.
-  size_t size() const noexcept { return published_.load(std::memory_order_acquire); }
-  const ServerKey& key(size_t i) const noexcept { return entries_[i].key; }
+  // Control plane. Entries [h * half_capacity(), + size(h)) of half h are in use and belong to
+  // epoch(h); a read of them counts only if still_epoch(h, epoch) afterwards.
+  size_t half_capacity() const noexcept { return half_; }
+  uint64_t epoch(int h) const noexcept { return epoch_[h].load(std::memory_order_acquire); }
+  size_t size(int h) const noexcept { return published_[h].load(std::memory_order_acquire); }
+  ServerKey key(size_t i) const noexcept;
   uint64_t bytes(size_t i) const noexcept { return entries_[i].bytes.value(); }
+  bool still_epoch(int h, uint64_t epoch) const noexcept {
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return epoch_[h].load(std::memory_order_relaxed) == epoch;
+  }
+  // Control plane: whether either half holds `key` now (a linear scan: for a detail view).
+  bool holds(const ServerKey& key) const noexcept;
 
-  Counter overflow;  // flows whose server found the table full
+  Counter overflow;  // lookups of a new server refused because the newer half was full
+  Counter evicted;   // servers cleared from the older half at a swap
 
  private:
+  static constexpr size_t kKeyWords = 5;
+  static_assert(sizeof(ServerKey) == kKeyWords * sizeof(uint32_t), "ServerKey has no padding");
+  using KeyWords = std::array<uint32_t, kKeyWords>;
   struct Entry {
-    ServerKey key;
+    std::array<std::atomic<uint32_t>, kKeyWords> key;  // a ServerKey, word by word
     Counter bytes;  // wire bytes of the server's flows, both directions
   };
-  size_t capacity_;
-  size_t mask_;                        // of index_, a power of two >= 2 * capacity
-  std::unique_ptr<Entry[]> entries_;   // [0, published_) are in use
-  std::unique_ptr<uint32_t[]> index_;  // open addressing: entry + 1, 0 = empty (worker only)
-  std::atomic<size_t> published_{0};
+  static KeyWords words(const ServerKey& key) noexcept;
+  bool key_is(size_t i, const KeyWords& want) const noexcept;
+  // Probes half h's index for `key`: its slot there, and the entry (1-based) or 0 if absent.
+  std::pair<size_t, uint32_t> probe(int h, size_t hash, const KeyWords& key) const noexcept;
+
+  size_t half_;
+  size_t mask_;                        // of each half's index, a power of two >= 2 * half_
+  std::unique_ptr<Entry[]> entries_;   // half 0, then half 1
+  std::unique_ptr<uint32_t[]> index_;  // open addressing per half: entry, 0 = empty (worker only)
+  int newer_ = 0;                      // the half new servers go into (worker only)
+  uint32_t swaps_ = 0;                 // worker only
+  std::array<std::atomic<size_t>, 2> published_{};
+  std::array<std::atomic<uint64_t>, 2> epoch_{};
 };
 
 // Per-flow state in the host's flow area (zero-filled at flow creation). 120 bytes.
@@ -97,9 +136,10 @@ struct FlowState {
   // The host's record of this flow (stable until on_flow_end); non-null while on the list.
   // The snapshot needs it for the 5-tuple and counters, which the flow state does not repeat.
   const wm_flow_info* flow;
-  TcpStats tcp;           // what gets reported
-  TcpTracking track;      // sequence numbers and handshake timing, needed only while active
-  uint32_t server_entry;  // in the worker's ServerMeter; 0 = not metered
+  TcpStats tcp;            // what gets reported
+  TcpTracking track;       // sequence numbers and handshake timing, needed only while active
+  uint32_t server_entry;   // in the worker's ServerMeter; 0 = not metered
+  uint32_t server_expiry;  // ServerMeter::find_or_add: when server_entry is void
 };
 static_assert(sizeof(FlowState) == 120, "FlowState is per flow: keep it small");
 
@@ -218,8 +258,15 @@ class Plugin {
   // updates it, query watches: guarded by series_mutex_.
   std::mutex series_mutex_;
   TopSeries server_series_;
-  // The graph key of each worker's meter entries, formatted once (on_tick only).
-  std::vector<std::vector<std::string>> meter_keys_;
+  // What on_tick last read of one worker's ServerMeter, to turn its totals into bytes per
+  // second by entry index (no keys, no strings: there are 100k entries per worker).
+  struct MeterReading {
+    std::vector<uint64_t> last_bytes;                       // by entry: its total at the last tick
+    std::array<uint64_t, 2> epoch{UINT64_MAX, UINT64_MAX};  // of each half at the last tick
+    std::array<size_t, 2> read{};  // entries of each half whose last_bytes may be non-zero
+  };
+  std::vector<MeterReading> meter_readings_;  // by worker (on_tick only)
+  uint64_t last_server_tick_ns_ = 0;          // on_tick only
 
   // Starts (or renews) the graph of an active flow; false when every watch slot is taken.
   bool watch(std::span<Worker* const> workers, uint32_t worker, uint64_t id);
@@ -237,7 +284,8 @@ class Plugin {
   const char* app_name(const FlowSummary& f) const { return host_.label_name(f.app_label); }
 
   Host& host_;  // outlives the plugin
-  int active_id_, total_id_, retx_id_, resets_id_, rtt_id_, dropped_id_;
+  int active_id_, total_id_, retx_id_, resets_id_, rtt_id_, dropped_id_, meter_evictions_id_,
+      meter_overflow_id_;
   uint64_t snapshot_request_ = 0;
 };
 

@@ -19,6 +19,7 @@
 #include <tuple>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 #include "connections.hpp"
 
@@ -455,15 +456,24 @@ int Plugin::query_server(std::span<Worker* const> workers, std::string_view key,
     out.begin_object().field("error", "no such server: " + std::string(key)).end_object();
     return 404;
   }
+  // Only a server the meter holds can be graphed: one it evicted (or never had room for) gets
+  // a graph again once one of its flows sends a packet, and the view says so until then.
+  bool metered = std::any_of(workers.begin(), workers.end(), [&](const Worker* w) {
+    return w && w->server_meter().holds(*found_key);
+  });
   std::string series = "server." + server_key_text(*found_key);
-  {
+  if (metered) {
     std::lock_guard lock(series_mutex_);
     server_series_.watch(series);  // looking at a server graphs it, busy or not
   }
   out.begin_object().key("server");
   write_server(out, *found_key, *found);
-  out.field("series", "connections." + series + ".bps")
-      .key("snapshot")
+  if (metered) {
+    out.field("series", "connections." + series + ".bps");
+  } else {
+    out.key("series").null();
+  }
+  out.key("snapshot")
       .begin_object()
       .field("fresh", snaps.fresh)
       .field("age_ms", snaps.age_ms)
@@ -473,19 +483,80 @@ int Plugin::query_server(std::span<Worker* const> workers, std::string_view key,
 }
 
 void Plugin::update_server_series(std::span<Worker* const> workers, uint64_t now_ns) {
-  meter_keys_.resize(workers.size());
-  std::unordered_map<std::string, uint64_t> bytes;  // a server's flows spread over the workers
+  // Bytes of the last tick, by entry of each worker's meter; only entries that had any become
+  // candidates (with their key).
+  std::vector<std::pair<ServerKey, uint64_t>> candidates;
+  meter_readings_.resize(workers.size());
   for (size_t w = 0; w < workers.size(); ++w) {
     if (!workers[w]) continue;
     const ServerMeter& meter = workers[w]->server_meter();
-    std::vector<std::string>& keys = meter_keys_[w];
-    size_t n = meter.size();
-    for (size_t i = keys.size(); i < n; ++i)
-      keys.push_back("server." + server_key_text(meter.key(i)));
-    for (size_t i = 0; i < n; ++i) bytes[keys[i]] += meter.bytes(i);
+    MeterReading& r = meter_readings_[w];
+    size_t half = meter.half_capacity();
+    r.last_bytes.resize(half * 2);
+    for (int h = 0; h < 2; ++h) {
+      size_t base = static_cast<size_t>(h) * half;
+      uint64_t epoch = meter.epoch(h);
+      if (epoch != r.epoch[h]) {
+        // The worker cleared this half: its entries are other servers now, counted from 0.
+        std::fill_n(r.last_bytes.begin() + static_cast<std::ptrdiff_t>(base), r.read[h], 0);
+        r.read[h] = 0;
+        r.epoch[h] = epoch;
+      }
+      size_t n = std::min(meter.size(h), half), first_candidate = candidates.size();
+      for (size_t i = base; i < base + n; ++i) {
+        uint64_t bytes = meter.bytes(i), before = r.last_bytes[i];
+        r.last_bytes[i] = bytes;
+        if (bytes > before) candidates.emplace_back(meter.key(i), bytes - before);
+      }
+      r.read[h] = std::max(r.read[h], n);
+      if (!meter.still_epoch(h, epoch)) {
+        // Cleared while being read: what was read may mix two servers. Skip it this tick.
+        candidates.resize(first_candidate);
+        r.epoch[h] = UINT64_MAX;
+      }
+    }
   }
+  uint64_t last_ns = std::exchange(last_server_tick_ns_, now_ns);
+  if (last_ns == 0 || now_ns <= last_ns) return;  // a rate needs two ticks
+  double dt = static_cast<double>(now_ns - last_ns) / 1e9;
+
+  // A server's flows are spread over the workers.
+  std::unordered_map<ServerKey, uint64_t, ServerKeyHash> bytes;
+  bytes.reserve(candidates.size());
+  for (const auto& [key, b] : candidates) bytes[key] += b;
+  std::vector<std::pair<uint64_t, const ServerKey*>> busiest;
+  busiest.reserve(bytes.size());
+  for (const auto& [key, b] : bytes) busiest.emplace_back(b, &key);
+
   std::lock_guard lock(series_mutex_);
-  server_series_.update(host_, now_ns, {bytes.begin(), bytes.end()});
+  size_t n = std::min(busiest.size(), server_series_.top());
+  std::partial_sort(busiest.begin(), busiest.begin() + static_cast<std::ptrdiff_t>(n),
+                    busiest.end(), [](const auto& a, const auto& b) {
+                      if (a.first != b.first) return a.first > b.first;
+                      return std::memcmp(a.second, b.second, sizeof(ServerKey)) < 0;
+                    });
+  std::vector<std::pair<std::string, double>> per_second;
+  std::unordered_set<std::string> named;
+  for (size_t i = 0; i < n; ++i) {
+    std::string key = "server." + server_key_text(*busiest[i].second);
+    named.insert(key);
+    per_second.emplace_back(std::move(key), static_cast<double>(busiest[i].first) / dt);
+  }
+  // The servers graphed already (busy lately, or watched) go on, at 0 when they had no bytes.
+  for (std::string& key : server_series_.graphed_keys()) {
+    if (named.count(key)) continue;
+    uint64_t b = 0;
+    if (key.starts_with("server.")) {
+      try {
+        auto it = bytes.find(parse_server_path(std::string_view(key).substr(7)).first);
+        if (it != bytes.end()) b = it->second;
+      } catch (const QueryError&) {
+        // Not a key this plugin made: it is recorded at 0 until it lingers out.
+      }
+    }
+    per_second.emplace_back(std::move(key), static_cast<double>(b) / dt);
+  }
+  server_series_.update_rates(host_, now_ns, std::move(per_second));
 }
 
 }  // namespace wiremeter::connections

@@ -228,6 +228,10 @@ TEST(Connections, Metrics) {
   s = h.collect();
   EXPECT_EQ(find(s, "wiremeter_connections_active")->value, 0);
   EXPECT_EQ(find(s, "wiremeter_connections_records_dropped_total")->value, 0);
+  ASSERT_NE(find(s, "wiremeter_connections_server_meter_evictions_total"), nullptr);
+  EXPECT_EQ(find(s, "wiremeter_connections_server_meter_evictions_total")->value, 0);
+  ASSERT_NE(find(s, "wiremeter_connections_server_meter_overflow_total"), nullptr);
+  EXPECT_EQ(find(s, "wiremeter_connections_server_meter_overflow_total")->value, 0);
   for (const auto& m : host.metrics) {
     EXPECT_EQ(m.name.rfind("wiremeter_connections_", 0), 0u) << m.name;
   }
@@ -542,6 +546,26 @@ TEST(Connections, ServerDetail) {
   }
 }
 
+TEST(Connections, AServerTheMeterDoesNotHoldHasNoGraph) {
+  Harness h;
+  // Ended before on_batch saw any of its packets: in the servers table, never metered.
+  FakeFlow f("198.18.0.1", 40000, "198.18.0.2", 53, 9, 17);
+  f.info.packets[0] = 1;
+  f.info.bytes[0] = 80;
+  h.end(0, f, WM_FLOW_EVICTED);
+  auto [status, json] = h.query("servers/198.18.0.2:53/udp");
+  EXPECT_EQ(status, 200) << json;
+  EXPECT_TRUE(has(json, "{\"server\":{\"server\":\"198.18.0.2\",\"port\":53,\"proto\":17,"))
+      << json;
+  EXPECT_TRUE(has(json, "\"tcp\":null},\"series\":null,\"snapshot\":{")) << json;
+  // Nor is it watched: no series appears for it.
+  h.tick(1'000'000'000);
+  h.tick(2'000'000'000);
+  EXPECT_TRUE(h.host.series.empty());
+  std::string report = h.json();
+  EXPECT_TRUE(has(report, "\"server_meter_evictions\":0,\"server_meter_overflow\":0}")) << report;
+}
+
 TEST(Connections, TheBusiestServersAreGraphedWhileTheirFlowsAreActive) {
   Harness h(2);
   // Two flows to one server on different workers, one flow to another server; none ends: the
@@ -610,26 +634,118 @@ TEST(Connections, AtMostTenServersAreGraphed) {
   EXPECT_EQ(h.host.series.count("server.198.18.1.1:1000/17.bps"), 0u);
 }
 
-TEST(Connections, ServerMeterIsBounded) {
-  ServerMeter meter(2);
+ServerKey key_of_port(uint16_t port) {
   ServerKey k{};
   k.ip_version = 4;
   k.proto = 6;
-  k.port = 1;
-  uint32_t first = meter.find_or_add(k);
+  k.port = port;
+  return k;
+}
+
+TEST(Connections, ServerMeterAgesOutTheLeastRecentServers) {
+  ServerMeter meter(4);  // two halves of 2
+  ASSERT_EQ(meter.half_capacity(), 2u);
+  uint32_t e1 = 0, e2 = 0, e3 = 0, e4 = 0;
+  uint32_t first = meter.find_or_add(key_of_port(1), e1);
   EXPECT_EQ(first, 1u);
-  EXPECT_EQ(meter.find_or_add(k), first);
-  k.port = 2;
-  EXPECT_EQ(meter.find_or_add(k), 2u);
-  k.port = 3;
-  EXPECT_EQ(meter.find_or_add(k), 0u);  // full: not metered, counted
+  EXPECT_EQ(meter.find_or_add(key_of_port(1), e1), first);
+  EXPECT_EQ(meter.find_or_add(key_of_port(2), e2), 2u);
+  EXPECT_EQ(meter.find_or_add(key_of_port(3), e3), 0u);  // the newer half is full: counted
   EXPECT_EQ(meter.overflow.value(), 1u);
+  EXPECT_FALSE(meter.expired(e3));  // tried again after the next swap, not at every packet
   meter.add(first, 10);
   meter.add(first, 5);
-  ASSERT_EQ(meter.size(), 2u);
+  ASSERT_EQ(meter.size(0), 2u);
   EXPECT_EQ(meter.key(0).port, 1);
   EXPECT_EQ(meter.bytes(0), 15u);
   EXPECT_EQ(meter.bytes(1), 0u);
+
+  // The swap makes the (empty) other half the newer one; nothing is evicted yet.
+  meter.age();
+  EXPECT_EQ(meter.evicted.value(), 0u);
+  EXPECT_TRUE(meter.expired(e3));
+  EXPECT_FALSE(meter.expired(e1));
+  EXPECT_EQ(meter.find_or_add(key_of_port(3), e3), 3u);
+  // Port 1 is in the older half: it counts there until that half is cleared.
+  EXPECT_EQ(meter.find_or_add(key_of_port(1), e1), first);
+  meter.age();  // not full yet: no swap
+  EXPECT_FALSE(meter.expired(e1));
+  EXPECT_EQ(meter.find_or_add(key_of_port(4), e4), 4u);
+  EXPECT_EQ(meter.size(1), 2u);
+  uint64_t epoch0 = meter.epoch(0);
+  EXPECT_TRUE(meter.holds(key_of_port(2)));
+
+  // Full again: the next tick clears the older half (ports 1 and 2) and adds into it.
+  meter.age();
+  EXPECT_EQ(meter.evicted.value(), 2u);
+  EXPECT_NE(meter.epoch(0), epoch0);
+  EXPECT_FALSE(meter.still_epoch(0, epoch0));
+  EXPECT_EQ(meter.size(0), 0u);
+  EXPECT_TRUE(meter.expired(e1));
+  EXPECT_FALSE(meter.expired(e3));
+  EXPECT_FALSE(meter.holds(key_of_port(2)));
+  EXPECT_TRUE(meter.holds(key_of_port(3)));
+  // Its flows' next packet brings port 1 back, counted from 0.
+  EXPECT_EQ(meter.find_or_add(key_of_port(1), e1), first);
+  EXPECT_EQ(meter.bytes(0), 0u);
+  EXPECT_EQ(meter.key(0).port, 1);
+  EXPECT_TRUE(meter.holds(key_of_port(1)));
+}
+
+TEST(Connections, FlowsOfAnEvictedServerAreMeteredAgain) {
+  wm_worker_info info{sizeof(wm_worker_info), 0, 1, 0, 0};
+  Worker w(info, 10, {}, /*metered_servers=*/2);  // one server per half
+  FakeFlow a("198.18.0.1", 40000, "198.18.0.2", 53, 1, 17);
+  FakeFlow b("198.18.0.1", 40001, "198.18.0.3", 53, 2, 17);
+  auto pa = a.udp(kFwd, 100, kT0), pb = b.udp(kFwd, 200, kT0);
+  w.on_batch(std::vector<wm_packet>{pa.view, pb.view});
+  const ServerMeter& meter = w.server_meter();
+  EXPECT_TRUE(meter.holds(server_key(a.info, {})));
+  EXPECT_FALSE(meter.holds(server_key(b.info, {})));  // no room until the halves swap
+  EXPECT_EQ(meter.overflow.value(), 1u);
+  w.worker_tick(0);
+  w.on_batch(std::vector<wm_packet>{pb.view});
+  EXPECT_TRUE(meter.holds(server_key(b.info, {})));
+  EXPECT_EQ(meter.bytes(1), pb.view.wire_len);
+  w.worker_tick(0);  // evicts a's server
+  EXPECT_EQ(meter.evicted.value(), 1u);
+  EXPECT_FALSE(meter.holds(server_key(a.info, {})));
+  w.on_batch(std::vector<wm_packet>{pa.view, pb.view});
+  EXPECT_TRUE(meter.holds(server_key(a.info, {})));
+  EXPECT_EQ(meter.bytes(0), pa.view.wire_len);       // counted afresh
+  EXPECT_EQ(meter.bytes(1), 2u * pb.view.wire_len);  // still in the older half
+  EXPECT_EQ(meter.overflow.value(), 1u);
+}
+
+TEST(Connections, ServerGraphsCarryOnAcrossEvictions) {
+  FakeHost fake;
+  Host host(fake.api());
+  Plugin plugin(host);
+  wm_worker_info info{sizeof(wm_worker_info), 0, 1, 0, 0};
+  Worker w(info, 10, {}, /*metered_servers=*/2);
+  Worker* workers[] = {&w};
+  FakeFlow a("198.18.0.1", 40000, "198.18.0.2", 53, 1, 17);
+  FakeFlow b("198.18.0.1", 40001, "198.18.0.3", 53, 2, 17);
+  auto pa = a.udp(kFwd, 100, kT0), pb = b.udp(kFwd, 300, kT0);
+  w.on_batch(std::vector<wm_packet>{pa.view});
+  plugin.on_tick(workers, 1'000'000'000);
+  w.on_batch(std::vector<wm_packet>{pb.view});  // refused: the newer half is full
+  w.worker_tick(0);                             // swap
+  w.on_batch(std::vector<wm_packet>{pb.view});
+  w.worker_tick(0);  // swap again: a's server is evicted
+  // a's next packet adds its server again, into the entry it had: its bytes count from 0, not
+  // from what that entry held at the last tick.
+  w.on_batch(std::vector<wm_packet>{pa.view, pa.view});
+  plugin.on_tick(workers, 2'000'000'000);
+  const std::string ka = "server.198.18.0.2:53/17.bps", kb = "server.198.18.0.3:53/17.bps";
+  ASSERT_EQ(fake.series.count(ka), 1u);
+  ASSERT_EQ(fake.series.count(kb), 1u);
+  EXPECT_EQ(fake.series[ka], (std::vector<double>{2.0 * pa.view.wire_len * 8}));
+  EXPECT_EQ(fake.series[kb], (std::vector<double>{1.0 * pb.view.wire_len * 8}));
+  w.on_batch(std::vector<wm_packet>{pa.view});
+  plugin.on_tick(workers, 3'000'000'000);
+  EXPECT_EQ(fake.series[ka].back(), 1.0 * pa.view.wire_len * 8);
+  EXPECT_EQ(fake.series[kb].back(), 0.0);  // lingers at 0
 }
 
 TEST(Connections, SnapshotWalkStepsPastFlowsThatEndUnderIt) {
