@@ -289,8 +289,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     // The detail views of a certificate the worker holds and of the canned hello's name.
     std::vector<std::string> views = {"server_names/www.example.org"};
-    for (const auto& [key, handshakes] : plugin.certificate_handshakes(workers)) {
-      views.push_back("certificates/" + key.substr(5));  // key: "cert.<sha256>"
+    for (const auto& row : plugin.certificates(workers)) {
+      views.push_back("certificates/" + row.sha256);
       break;
     }
     for (const std::string& view : views) {

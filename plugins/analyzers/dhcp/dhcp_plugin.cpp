@@ -965,24 +965,34 @@ std::vector<ServerEntry> Plugin::servers(std::span<Worker* const> workers) {
       workers, [](Worker & w) -> auto& { return w.servers(); }, merge_server);
 }
 
-Plugin::MessageTotals Plugin::message_totals(std::span<Worker* const> workers) {
-  std::unordered_map<uint64_t, uint64_t> by_mac, by_server;
+void Plugin::message_totals(std::span<Worker* const> workers, const Limits& limits,
+                            std::vector<MessageCount>& scratch, RateFeed& clients,
+                            RateFeed& servers) {
+  // The worker takes the same lock per DHCP message: under it only plain copies into storage
+  // sized beforehand; summing and the feeds' maps come after.
+  // Sized for full tables once, so that the copy never allocates and never leaves rows out (a
+  // row left out would look evicted, and its whole total like one second's when it is back).
+  scratch.reserve(limits.clients + limits.servers);
   for (Worker* w : workers) {
     if (!w) continue;
-    auto lock = w->lock();
-    w->clients().for_each([&](const ClientEntry& c) { by_mac[c.key] += total_messages(c); });
-    w->servers().for_each([&](const ServerEntry& s) {
-      uint64_t n = 0;
-      for (uint64_t v : s.messages) n += v;
-      by_server[s.key] += n;
-    });
+    scratch.clear();
+    size_t client_rows = 0;
+    {
+      auto lock = w->lock();
+      w->clients().for_each([&](const ClientEntry& c) {
+        scratch.push_back({c.key, total_messages(c)});
+      });
+      client_rows = scratch.size();
+      w->servers().for_each([&](const ServerEntry& s) {
+        uint64_t n = 0;
+        for (uint64_t v : s.messages) n += v;
+        scratch.push_back({s.key, n});
+      });
+    }
+    for (size_t i = 0; i < scratch.size(); ++i) {
+      (i < client_rows ? clients : servers).add(scratch[i].key, scratch[i].messages);
+    }
   }
-  MessageTotals out;
-  out.clients.reserve(by_mac.size());
-  for (auto [mac, n] : by_mac) out.clients.emplace_back(format_mac(mac), n);
-  out.servers.reserve(by_server.size());
-  for (auto [ip, n] : by_server) out.servers.emplace_back(format_ip(static_cast<uint32_t>(ip)), n);
-  return out;
 }
 
 std::vector<LeaseRow> Plugin::leases(std::span<Worker* const> workers, uint64_t now_ns,
@@ -1119,9 +1129,17 @@ void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
   }
   last_tick_ns_ = now_ns;
   last_messages_ = n;
-  MessageTotals per = message_totals(workers);
-  client_series_.update(host_, now_ns, per.clients);
-  server_series_.update(host_, now_ns, per.servers);
+  message_totals(workers, limits_, tick_scratch_, client_feed_, server_feed_);
+  client_feed_.finish(host_, now_ns, client_series_, format_mac, parse_mac);
+  server_feed_.finish(
+      host_, now_ns, server_series_,
+      [](uint64_t ip) { return format_ip(static_cast<uint32_t>(ip)); },
+      [](std::string_view key, uint64_t& ip) {
+        uint32_t v4 = 0;
+        if (!parse_ip(key, v4)) return false;
+        ip = v4;
+        return true;
+      });
 }
 
 void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {

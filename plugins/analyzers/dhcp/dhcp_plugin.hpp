@@ -25,6 +25,7 @@
 #include <utility>
 #include <vector>
 #include <wiremeter/plugin.hpp>
+#include <wiremeter/rate_feed.hpp>
 #include <wiremeter/record_log.hpp>
 #include <wiremeter/top_series.hpp>
 
@@ -135,12 +136,16 @@ class Plugin {
   static Totals totals(std::span<Worker* const> workers);
   static std::vector<ClientEntry> clients(std::span<Worker* const> workers);
   static std::vector<ServerEntry> servers(std::span<Worker* const> workers);
-  // Every client's (by MAC) and server's (by address) messages so far, summed over the workers:
-  // what the graphs need each second, without copying the tables' rows.
-  struct MessageTotals {
-    std::vector<std::pair<std::string, uint64_t>> clients, servers;
+  // Every client's (by MAC) and server's (by address) messages so far, summed over the workers
+  // into the feeds: what the graphs need each second, without copying the tables' rows.
+  // `scratch` keeps its capacity (rows of full tables by `limits`) from tick to tick.
+  struct MessageCount {
+    uint64_t key;  // MAC or IPv4 address
+    uint64_t messages;
   };
-  static MessageTotals message_totals(std::span<Worker* const> workers);
+  static void message_totals(std::span<Worker* const> workers, const Limits& limits,
+                             std::vector<MessageCount>& scratch, RateFeed& clients,
+                             RateFeed& servers);
   // `now_ns` decides active / expired; the client rows fill in host names the ACK did not carry.
   static std::vector<LeaseRow> leases(std::span<Worker* const> workers, uint64_t now_ns,
                                       const std::vector<ClientEntry>& clients);
@@ -161,6 +166,9 @@ class Plugin {
   // view is open.
   TopSeries client_series_{10, 60, 1.0, ".messages_per_s"};
   TopSeries server_series_{10, 60, 1.0, ".messages_per_s"};
+  // Up to a million clients: their last second is worked out by MAC, not by formatted key.
+  RateFeed client_feed_, server_feed_;
+  std::vector<MessageCount> tick_scratch_;
 };
 
 std::string format_ip(uint32_t ip);

@@ -18,7 +18,7 @@ Config parse_config(std::string_view json) {
       .get("lldp_neighbours", c.lldp_neighbours, 1, 100'000)
       .get("arp_reply_timeout_ms", c.arp_reply_timeout_ms, 1, 3'600'000)
       .get("arp_conflict_window_ms", c.arp_conflict_window_ms, 0, 86'400'000)
-      .get("series_top", c.series_top, 0, 100);
+      .get("series_top", c.series_top, 0, kMaxSeriesTop);
   s.done();
   return c;
 }

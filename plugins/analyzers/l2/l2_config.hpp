@@ -30,6 +30,10 @@ struct Config {
   uint32_t series_top = 10;
 };
 
+// The host keeps at most 512 series for all plugins (core history.hpp); five kinds of at most
+// 20 each (plus the lingering ones) leave room for the others.
+inline constexpr uint32_t kMaxSeriesTop = 20;
+
 // Parses the section's JSON text: a flat object of the fields above, each an integer. Throws
 // std::invalid_argument naming the field on bad input, unknown fields included.
 Config parse_config(std::string_view json);

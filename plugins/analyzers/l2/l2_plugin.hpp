@@ -25,6 +25,7 @@
 #include <vector>
 #include <wiremeter/counter_window.hpp>
 #include <wiremeter/plugin.hpp>
+#include <wiremeter/rate_feed.hpp>
 #include <wiremeter/top_series.hpp>
 
 #include "l2_config.hpp"
@@ -283,6 +284,8 @@ class Plugin {
       broadcast_bytes_, multicast_packets_, multicast_bytes_, unicast_packets_, unicast_bytes_,
       malformed_, overflow_;
   TopSeries vlan_series_, mpls_series_, dscp_series_, pcp_series_, arp_series_;
+  // Labels (up to 1M) and bindings (up to millions) are too many to format each second.
+  RateFeed mpls_feed_, arp_feed_;
   // History of the summary counters for `from`/`to` on the arp, sizes and cast views: overall,
   // and per port from the tick that first saw the port (with zeros at the tick before it).
   CounterWindow<ArpCounters> arp_window_;

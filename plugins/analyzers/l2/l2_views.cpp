@@ -421,6 +421,22 @@ std::string pcp_key(size_t pcp) { return "pcp." + std::to_string(pcp); }
 std::string arp_key(uint32_t ip) { return "arp." + ip_text(ip); }
 std::string series_name(const std::string& key, const char* suffix) { return "l2." + key + suffix; }
 
+// The keys read back, for the graphed ones (RateFeed::finish).
+bool parse_mpls_key(std::string_view key, uint64_t& label) {
+  constexpr std::string_view kPrefix = "mpls.";
+  return key.starts_with(kPrefix) && parse_uint(key.substr(kPrefix.size()), (1u << 20) - 1, label);
+}
+bool parse_arp_key(std::string_view key, uint64_t& ip) {
+  constexpr std::string_view kPrefix = "arp.";
+  if (!key.starts_with(kPrefix)) return false;
+  std::string text(key.substr(kPrefix.size()));
+  uint8_t b[4];
+  if (inet_pton(AF_INET, text.c_str(), b) != 1) return false;
+  ip = static_cast<uint64_t>(b[0]) << 24 | static_cast<uint64_t>(b[1]) << 16 |
+       static_cast<uint64_t>(b[2]) << 8 | b[3];
+  return true;
+}
+
 constexpr size_t kTopMetricLabels = 20;
 constexpr size_t kReportGroups = 100;
 
@@ -740,34 +756,56 @@ void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {
 }
 
 void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
-  Merged m = merge(workers);
-  std::vector<std::pair<std::string, uint64_t>> totals;
-  auto graph = [&](TopSeries& series) {
-    series.update(host_, now_ns, totals);
-    totals.clear();
-  };
-  for (size_t id = 0; id < m.vlans.size(); ++id) {
-    if (m.vlans[id].packets) totals.emplace_back("vlan." + std::to_string(id), m.vlans[id].bytes);
+  // Not merge(): it copies every binding into a map each second. Only what the graphs and the
+  // windows need; labels and bindings go to their RateFeeds by number, without a string each.
+  std::vector<Traffic> vlans(kVlanIds);
+  std::array<Traffic, 64> dscp{};
+  std::array<Traffic, 8> pcp{};
+  ArpCounters arp;
+  PortStats all;
+  std::map<uint16_t, PortStats> ports;
+  for (Worker* w : workers) {
+    if (!w) continue;
+    w->read([&](const Tables& t) {
+      all.merge(t.all);
+      for (uint16_t p = 0; p < kMaxPorts; ++p) {
+        if (t.port_seen[p]) ports[p].merge(t.ports[p]);
+      }
+      for (size_t v = 0; v < kVlanIds; ++v) vlans[v].merge(t.vlans[v]);
+      for (size_t i = 0; i < dscp.size(); ++i) dscp[i].merge(t.dscp[i]);
+      for (size_t i = 0; i < pcp.size(); ++i) pcp[i].merge(t.pcp[i]);
+      arp.merge(t.arp);
+      t.labels.for_each(
+          [&](uint64_t label, const LabelStats& l) { mpls_feed_.add(label, l.traffic.bytes); });
+      t.bindings.for_each([&](uint64_t ip, const Binding& b) { arp_feed_.add(ip, b.packets); });
+    });
   }
-  graph(vlan_series_);
-  for (auto& [label, l] : m.labels) totals.emplace_back(mpls_key(label), l.traffic.bytes);
-  graph(mpls_series_);
-  for (size_t i = 0; i < m.dscp.size(); ++i) {
-    if (m.dscp[i].packets) totals.emplace_back(dscp_key(i), m.dscp[i].bytes);
-  }
-  graph(dscp_series_);
-  for (size_t i = 0; i < m.pcp.size(); ++i) {
-    if (m.pcp[i].packets) totals.emplace_back(pcp_key(i), m.pcp[i].bytes);
-  }
-  graph(pcp_series_);
-  for (auto& [ip, b] : m.bindings) {
-    totals.emplace_back(arp_key(static_cast<uint32_t>(ip)), b.packets);
-  }
-  graph(arp_series_);
 
-  arp_window_.record(now_ns, m.arp);
-  all_window_.record(now_ns, m.all);
-  for (auto& [port, s] : m.ports) {
+  // VLANs (4096), DSCP (64) and PCP (8) values are few enough to hand over whole.
+  std::vector<std::pair<std::string, uint64_t>> totals;
+  for (size_t id = 0; id < vlans.size(); ++id) {
+    if (vlans[id].packets) totals.emplace_back("vlan." + std::to_string(id), vlans[id].bytes);
+  }
+  vlan_series_.update(host_, now_ns, totals);
+  totals.clear();
+  for (size_t i = 0; i < dscp.size(); ++i) {
+    if (dscp[i].packets) totals.emplace_back(dscp_key(i), dscp[i].bytes);
+  }
+  dscp_series_.update(host_, now_ns, totals);
+  totals.clear();
+  for (size_t i = 0; i < pcp.size(); ++i) {
+    if (pcp[i].packets) totals.emplace_back(pcp_key(i), pcp[i].bytes);
+  }
+  pcp_series_.update(host_, now_ns, totals);
+
+  mpls_feed_.finish(host_, now_ns, mpls_series_, mpls_key, parse_mpls_key);
+  arp_feed_.finish(
+      host_, now_ns, arp_series_, [](uint64_t ip) { return arp_key(static_cast<uint32_t>(ip)); },
+      parse_arp_key);
+
+  arp_window_.record(now_ns, arp);
+  all_window_.record(now_ns, all);
+  for (auto& [port, s] : ports) {
     auto [it, fresh] = port_windows_.try_emplace(port);
     if (fresh) it->second.record(last_tick_ns_, PortStats{});  // the port was quiet until then
     it->second.record(now_ns, s);

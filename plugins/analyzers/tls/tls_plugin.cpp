@@ -5,8 +5,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <map>
 #include <tuple>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace wiremeter::tls {
 namespace {
@@ -44,6 +47,59 @@ std::string iso_time(int64_t s) {
 // The certificate graphs' key: "tls.cert.<sha256>.handshakes_per_s" is the series. The prefix
 // keeps them apart from the server names' series, which share the plugin's namespace.
 std::string cert_series_key(const std::string& sha256) { return "cert." + sha256; }
+
+// "cert.<64 hex digits>" -> the 32 raw bytes of the SHA-256; false when it is not one.
+bool cert_sha256_of_key(const std::string& key, std::string& sha256) {
+  constexpr std::string_view kPrefix = "cert.";
+  if (key.size() != kPrefix.size() + 64 || !key.starts_with(kPrefix)) return false;
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  sha256.assign(32, '\0');
+  for (size_t i = 0; i < 32; ++i) {
+    int high = digit(key[kPrefix.size() + 2 * i]), low = digit(key[kPrefix.size() + 2 * i + 1]);
+    if (high < 0 || low < 0) return false;
+    sha256[i] = static_cast<char>(high << 4 | low);
+  }
+  return true;
+}
+
+// Hands `series` the per-second counts of the top() busiest entities of `last_second` (entity
+// -> its count over the last `dt` seconds) and of every key it graphs (0 when quiet): the keys
+// of the others are never formatted. key_of(entity) is its key, entity_of(key, entity) reads
+// one back.
+template <typename KeyOf, typename EntityOf>
+void feed_rates(const Host& host, uint64_t now_ns, double dt, TopSeries& series,
+                const std::unordered_map<std::string, uint64_t>& last_second, KeyOf&& key_of,
+                EntityOf&& entity_of) {
+  std::vector<std::pair<uint64_t, const std::string*>> busy;
+  busy.reserve(last_second.size());
+  for (const auto& [entity, n] : last_second) busy.emplace_back(n, &entity);
+  size_t top = std::min(busy.size(), series.top());
+  std::partial_sort(busy.begin(), busy.begin() + static_cast<std::ptrdiff_t>(top), busy.end(),
+                    [](const auto& a, const auto& b) {
+                      return a.first != b.first ? a.first > b.first : *a.second < *b.second;
+                    });
+  std::vector<std::pair<std::string, double>> per_second;
+  std::unordered_set<std::string> listed;
+  for (size_t i = 0; i < top; ++i) {
+    per_second.emplace_back(key_of(*busy[i].second), static_cast<double>(busy[i].first) / dt);
+    listed.insert(per_second.back().first);
+  }
+  std::string entity;
+  for (std::string& key : series.graphed_keys()) {
+    if (listed.count(key)) continue;
+    double rate = 0;
+    if (entity_of(key, entity)) {
+      auto it = last_second.find(entity);
+      if (it != last_second.end()) rate = static_cast<double>(it->second) / dt;
+    }
+    per_second.emplace_back(std::move(key), rate);
+  }
+  series.update_rates(host, now_ns, std::move(per_second));
+}
 
 void write_flags(JsonWriter& w, uint8_t flags) {
   w.key("flags").begin_array();
@@ -380,19 +436,69 @@ std::vector<Plugin::CipherRow> Plugin::ciphers(std::span<Worker* const> workers,
   return rows;
 }
 
-std::vector<std::pair<std::string, uint64_t>> Plugin::certificate_handshakes(
-    std::span<Worker* const> workers) const {
-  std::map<std::string, uint64_t> merged;
+void Plugin::handshakes_last_second(std::span<Worker* const> workers,
+                                    std::unordered_map<std::string, uint64_t>& names,
+                                    std::unordered_map<std::string, uint64_t>& certs) {
+  // The worker takes the same lock per handshake: under it only plain copies into storage
+  // sized beforehand; strings, maps and merging come after.
+  std::erase_if(tick_state_, [&](const auto& entry) {
+    return std::find(workers.begin(), workers.end(), entry.first) == workers.end();
+  });
   for (Worker* w : workers) {
     if (!w) continue;
-    auto lock = w->lock();
-    const CertificateTable& table = w->certificates();
-    for (size_t i = 0; i < table.size(); ++i) {
-      const CertificateEntry& e = table.row(i);
-      merged[cert_series_key(hex(e.info.sha256, 32))] += e.leaf_handshakes + e.chain_handshakes;
+    TickState& st = tick_state_[w];
+    size_t name_rows = 0, cert_rows = 0;
+    {
+      auto lock = w->lock();
+      name_rows = w->server_names().size();
+      cert_rows = w->certificates().size();
+    }
+    // Tables only grow: fewer rows than last time is another worker at the same address.
+    if (name_rows < st.name_before.size()) st.name_before.clear();
+    if (cert_rows < st.cert_before.size()) st.cert_before.clear();
+    st.name_before.resize(name_rows, 0);
+    st.cert_before.resize(cert_rows, 0);
+    st.moved_names.clear();
+    st.moved_names.reserve(name_rows);
+    st.moved_certs.clear();
+    st.moved_certs.reserve(cert_rows);
+    {
+      auto lock = w->lock();
+      const ServerNameTable& table = w->server_names();
+      for (size_t i = 0; i < name_rows; ++i) {
+        uint64_t now = table.row(i).handshakes, &before = st.name_before[i];
+        if (now == before) continue;
+        st.moved_names.push_back({static_cast<uint32_t>(i), now > before ? now - before : now});
+        before = now;
+      }
+      const CertificateTable& certificates = w->certificates();
+      for (size_t i = 0; i < cert_rows; ++i) {
+        const CertificateEntry& e = certificates.row(i);
+        uint64_t now = e.leaf_handshakes + e.chain_handshakes, &before = st.cert_before[i];
+        if (now == before) continue;
+        st.moved_certs.push_back({now > before ? now - before : now, {}});
+        std::memcpy(st.moved_certs.back().sha256, e.info.sha256, 32);
+        before = now;
+      }
+    }
+    // The names of the rows that moved: as many as handshakes in the second, not as rows.
+    st.names.resize(st.moved_names.size());
+    {
+      auto lock = w->lock();
+      const ServerNameTable& table = w->server_names();
+      for (size_t i = 0; i < st.moved_names.size(); ++i) {
+        const ServerNameEntry& e = table.row(st.moved_names[i].row);
+        st.names[i].len = std::min<uint16_t>(e.name_len, kMaxServerName);
+        std::memcpy(st.names[i].text, e.name, st.names[i].len);
+      }
+    }
+    for (size_t i = 0; i < st.moved_names.size(); ++i) {
+      names[std::string(st.names[i].text, st.names[i].len)] += st.moved_names[i].handshakes;
+    }
+    for (const TickState::MovedCert& m : st.moved_certs) {
+      certs[std::string(reinterpret_cast<const char*>(m.sha256), sizeof m.sha256)] += m.handshakes;
     }
   }
-  return {merged.begin(), merged.end()};
 }
 
 std::vector<Connection> Plugin::connections(std::span<Worker* const> workers) const {
@@ -554,12 +660,24 @@ void Plugin::write_json(std::span<Worker* const> workers, JsonWriter& out) {
 }
 
 void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
-  std::vector<std::pair<std::string, uint64_t>> handshakes;
-  for (const ServerNameRow& r : server_names(workers)) {
-    handshakes.emplace_back(r.name, r.stats.handshakes);
-  }
-  series_.update(host_, now_ns, handshakes);
-  cert_series_.update(host_, now_ns, certificate_handshakes(workers));
+  std::unordered_map<std::string, uint64_t> names, certs;
+  handshakes_last_second(workers, names, certs);
+  bool timed = last_tick_ns_ && now_ns > last_tick_ns_;  // the first tick only learns the counts
+  double dt = timed ? static_cast<double>(now_ns - last_tick_ns_) / 1e9 : 0;
+  last_tick_ns_ = now_ns;
+  if (!timed) return;
+  feed_rates(
+      host_, now_ns, dt, series_, names, [](const std::string& name) { return name; },
+      [](const std::string& key, std::string& name) {
+        name = key;
+        return true;
+      });
+  feed_rates(
+      host_, now_ns, dt, cert_series_, certs,
+      [](const std::string& sha256) {
+        return cert_series_key(hex(reinterpret_cast<const uint8_t*>(sha256.data()), 32));
+      },
+      cert_sha256_of_key);
 }
 
 int Plugin::query(std::span<Worker* const> workers, std::string_view path, const Query& q,

@@ -26,6 +26,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 #include <wiremeter/plugin.hpp>
@@ -180,11 +181,6 @@ class Plugin {
   std::vector<CertificateRow> certificates(std::span<Worker* const> workers) const;
   std::vector<CipherRow> ciphers(std::span<Worker* const> workers, uint64_t& other) const;
   std::vector<Connection> connections(std::span<Worker* const> workers) const;
-  // Per certificate ("cert.<sha256 hex>"): handshakes that presented it, as the server's or
-  // further up the chain, summed over the workers. What the graphs need each second, without
-  // copying the certificates' rows.
-  std::vector<std::pair<std::string, uint64_t>> certificate_handshakes(
-      std::span<Worker* const> workers) const;
 
  private:
   Host& host_;
@@ -194,6 +190,36 @@ class Plugin {
       expiry_id_, overflow_id_;
   TopSeries series_{10, 60, 1.0, ".handshakes_per_s"};       // by server name
   TopSeries cert_series_{10, 60, 1.0, ".handshakes_per_s"};  // by "cert.<sha256>"
+
+  // What on_tick keeps of each worker: the handshakes of every server name and certificate
+  // row at the previous tick. Rows are only ever appended, so a row's index names the same
+  // entity for the worker's life and the last second's count of a row needs no key.
+  struct TickState {
+    std::vector<uint64_t> name_before, cert_before;
+    // Scratch, kept for its capacity: filled under the worker's lock without allocating.
+    struct Moved {
+      uint32_t row;
+      uint64_t handshakes;  // in the last second
+    };
+    struct MovedCert {
+      uint64_t handshakes;
+      uint8_t sha256[32];
+    };
+    struct Name {
+      uint16_t len;
+      char text[kMaxServerName];
+    };
+    std::vector<Moved> moved_names;
+    std::vector<Name> names;
+    std::vector<MovedCert> moved_certs;
+  };
+  // Per server name and per certificate (raw SHA-256): handshakes of the last second, summed
+  // over the workers. Copies fixed-size data under each worker's lock and nothing else.
+  void handshakes_last_second(std::span<Worker* const> workers,
+                              std::unordered_map<std::string, uint64_t>& names,
+                              std::unordered_map<std::string, uint64_t>& certs);
+  std::unordered_map<const Worker*, TickState> tick_state_;
+  uint64_t last_tick_ns_ = 0;
 };
 
 std::string format_addr(const Addr& a);

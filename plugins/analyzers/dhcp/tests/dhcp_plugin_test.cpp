@@ -415,6 +415,40 @@ TEST(DhcpPlugin, GraphsTheBusiestClientsAndServersAndTheViewedOnes) {
   EXPECT_EQ(host.series.count("02:00:00:00:02:01.messages_per_s"), 0u);
 }
 
+// A client's broadcasts and the server's replies can reach different workers: its graph counts
+// them all. An evicted client that comes back starts from its new row, not from 0.
+TEST(DhcpPlugin, GraphsSumTheWorkersAndSurviveEviction) {
+  FakeHost host;
+  host.config = R"({"clients": 1})";
+  PluginHarness h(wiremeter_plugin_register(), host, 2);
+  auto discover = [](uint64_t t, uint32_t xid, uint64_t mac) {
+    Packets p;
+    p.add(t, "0.0.0.0", "255.255.255.255", Dhcp(1, xid, mac).type(kDiscover).end());
+    return p;
+  };
+  constexpr uint64_t kMacA = 0x020000000300ull, kMacB = 0x020000000301ull;
+  h.tick(kT0);
+  h.batch(0, discover(kT0, 1, kMacA).views());
+  h.batch(1, discover(kT0 + kMs, 2, kMacA).views());
+  h.batch(1, discover(kT0 + 2 * kMs, 3, kMacA).views());
+  h.tick(kT0 + kSec);
+  const std::string a = format_mac(kMacA) + ".messages_per_s";
+  const std::string b = format_mac(kMacB) + ".messages_per_s";
+  EXPECT_EQ(host.series[a], std::vector<double>{3.0});
+  // B takes A's only row on worker 1: A counts worker 0's one message now, down from 3.
+  h.batch(1, discover(kT0 + kSec, 4, kMacB).views());
+  h.tick(kT0 + 2 * kSec);
+  EXPECT_EQ(host.series[b], std::vector<double>{1.0});
+  EXPECT_EQ(host.series[a], (std::vector<double>{3.0, 0.0}));
+  // A comes back on worker 1 with a fresh row (and evicts B) and sends on worker 0 too: 1 + 2
+  // now, 2 more than the second before.
+  h.batch(1, discover(kT0 + 2 * kSec, 5, kMacA).views());
+  h.batch(0, discover(kT0 + 2 * kSec, 6, kMacA).views());
+  h.tick(kT0 + 3 * kSec);
+  EXPECT_EQ(host.series[a], (std::vector<double>{3.0, 0.0, 2.0}));
+  EXPECT_EQ(host.series[b], (std::vector<double>{1.0, 0.0}));  // gone, lingering at 0
+}
+
 TEST(DhcpPlugin, FullTablesEvictAndCount) {
   FakeHost host;
   host.config = R"({"clients": 2, "leases": 2, "open_transactions": 2, "transactions": 2})";

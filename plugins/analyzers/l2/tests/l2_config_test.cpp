@@ -21,6 +21,7 @@ TEST(L2Config, ReadsEveryField) {
       R"({"vlan_pairs": 10, "mpls_labels": 11, "multicast_groups": 12, "arp_bindings": 13,
           "arp_pending": 14, "arp_conflicts": 15, "stp_bridges": 16, "lldp_neighbours": 17,
           "arp_reply_timeout_ms": 500, "arp_conflict_window_ms": 0, "series_top": 3})");
+  EXPECT_EQ(parse_config(R"({"series_top": 20})").series_top, 20u);  // the largest allowed
   EXPECT_EQ(c.vlan_pairs, 10u);
   EXPECT_EQ(c.mpls_labels, 11u);
   EXPECT_EQ(c.multicast_groups, 12u);
@@ -48,7 +49,7 @@ TEST(L2Config, RefusesBadInput) {
                "l2.vlan_pair: unknown setting (known: arp_bindings, arp_conflict_window_ms, "
                "arp_conflicts, arp_pending, arp_reply_timeout_ms, lldp_neighbours, mpls_labels, "
                "multicast_groups, series_top, stp_bridges, vlan_pairs)");
-  expect_error(R"({"series_top": 101})", "l2.series_top: expected an integer from 0 to 100");
+  expect_error(R"({"series_top": 21})", "l2.series_top: expected an integer from 0 to 20");
   expect_error(R"({"vlan_pairs": 0})", "l2.vlan_pairs: expected an integer from 1 to 1000000");
   expect_error(R"({"vlan_pairs": 1.5})", "l2.vlan_pairs: expected an integer from 1 to 1000000");
   expect_error(R"({"vlan_pairs": "8"})", "l2.vlan_pairs: expected an integer from 1 to 1000000");

@@ -136,6 +136,40 @@ TEST_F(L2Test, OnlyTheBusiestOfEachKindAreGraphedAndAViewedOneToo) {
   EXPECT_EQ(host.series["dscp.12.bps"], (std::vector<double>{0}));
 }
 
+TEST_F(L2Test, ArpSendersAreGraphedFromTheSumOverWorkersAndAViewedQuietOneToo) {
+  host.config = R"({"series_top": 1})";
+  PluginHarness two(wiremeter_plugin_register(), host, 2);
+  auto arp_from = [](uint32_t ip) {
+    return FrameBuilder().ts(kT0).dst(test::kBroadcast).arp(1, kMacA, ip, 0, ip4(10, 0, 0, 9));
+  };
+  auto send = [&](uint32_t worker, uint32_t ip, int n) {
+    std::vector<test::Frame> frames;
+    for (int i = 0; i < n; ++i) frames.push_back(arp_from(ip).build());
+    std::vector<wm_packet> views;
+    for (const auto& f : frames) views.push_back(f.view);
+    two.batch(worker, views);
+    two.worker_tick(worker, kT0);
+  };
+  two.tick(kT0);
+  // 10.0.0.1: 2 + 2 messages on two workers; 10.0.0.2: 3 on one. The sum decides the top.
+  send(0, ip4(10, 0, 0, 1), 2);
+  send(1, ip4(10, 0, 0, 1), 2);
+  send(1, ip4(10, 0, 0, 2), 3);
+  send(0, ip4(10, 0, 0, 3), 1);
+  two.tick(kT0 + kSecond);
+  EXPECT_EQ(host.series["arp.10.0.0.1.arp_per_s"], std::vector<double>{4});
+  EXPECT_EQ(host.series.count("arp.10.0.0.2.arp_per_s"), 0u);
+  EXPECT_EQ(host.series.count("arp.10.0.0.3.arp_per_s"), 0u);
+  // Viewing 10.0.0.3 graphs it from the next second on, at 0 while it is quiet; the busiest
+  // goes on at its new rate.
+  EXPECT_EQ(two.query("arp/bindings/10.0.0.3").first, 200);
+  send(1, ip4(10, 0, 0, 1), 1);
+  two.tick(kT0 + 2 * kSecond);
+  EXPECT_EQ(host.series["arp.10.0.0.3.arp_per_s"], std::vector<double>{0});
+  EXPECT_EQ(host.series["arp.10.0.0.1.arp_per_s"], (std::vector<double>{4, 1}));
+  EXPECT_EQ(host.series.count("arp.10.0.0.2.arp_per_s"), 0u);
+}
+
 TEST_F(L2Test, DetailViewsOfLabelsQosValuesAndBindingsNameTheirSeries) {
   run({FrameBuilder().ts(kT0).mpls({1000}).build(),
        FrameBuilder().ts(kT0 + kSecond).mpls({1000, 16, 17}).build(),

@@ -64,10 +64,10 @@ struct Conn {
   }
 };
 
-void run(PluginHarness& h, const std::vector<BuiltPacket>& packets) {
+void run(PluginHarness& h, const std::vector<BuiltPacket>& packets, uint32_t worker = 0) {
   std::vector<wm_packet> views;
   for (auto& p : packets) views.push_back(p.view);
-  h.batch(0, views);
+  h.batch(worker, views);
 }
 
 double metric(const std::vector<FakeSample>& samples, const std::string& name,
@@ -208,15 +208,37 @@ TEST(TlsPlugin, Tls12HandshakeWithCertificateChainOutOfOrder) {
 
 // A TLS 1.2 handshake for `sni` whose server presents `chain`, up to ServerHelloDone.
 void certificate_handshake(PluginHarness& h, const std::string& sni,
-                           const std::vector<std::string>& chain) {
+                           const std::vector<std::string>& chain, uint32_t worker = 0) {
   Conn c;
   auto pkts = c.handshake();
   pkts.push_back(c.send(0, client_hello_record(sni)));
   pkts.push_back(
       c.send(1, record(22, handshake(2, server_hello_body({.cipher = 0xc02f})) +
                                handshake(11, certificate_body(chain)) + handshake(14, ""))));
-  run(h, pkts);
-  h.flow_end(0, c.flow, c.state);
+  run(h, pkts, worker);
+  h.flow_end(worker, c.flow, c.state);
+}
+
+// Flows of one server name and certificate spread over the workers: the graphs count them all.
+TEST(TlsPlugin, GraphsSumTheWorkers) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host, 2);
+  std::string leaf =
+      make_certificate("a.example.com", {"a.example.com"}, kT0s - 86400, kT0s + 300 * 86400);
+  std::string cert = "cert." + fingerprint_hex(leaf) + ".handshakes_per_s";
+  h.tick(1'000'000'000);
+  certificate_handshake(h, "a.example.com", {leaf}, 0);
+  certificate_handshake(h, "a.example.com", {leaf}, 1);
+  certificate_handshake(h, "a.example.com", {leaf}, 1);
+  h.tick(2'000'000'000);
+  EXPECT_EQ(host.series["a.example.com.handshakes_per_s"], std::vector<double>{3.0});
+  EXPECT_EQ(host.series[cert], std::vector<double>{3.0});
+  certificate_handshake(h, "a.example.com", {leaf}, 1);
+  h.tick(4'000'000'000);  // two seconds: one handshake is 0.5 a second
+  EXPECT_EQ(host.series["a.example.com.handshakes_per_s"], (std::vector<double>{3.0, 0.5}));
+  EXPECT_EQ(host.series[cert], (std::vector<double>{3.0, 0.5}));
+  h.tick(5'000'000'000);  // quiet: the graphs go on at 0
+  EXPECT_EQ(host.series[cert], (std::vector<double>{3.0, 0.5, 0.0}));
 }
 
 // Each second the ten busiest server names and certificates get a handshakes-per-second graph;
