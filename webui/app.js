@@ -565,15 +565,16 @@ function renderPlugins(data) {
 
 /**
  * The list views of each analyzer module (GET /api/v1/<module>/<view>), in the order shown.
- * `detail` gives the path of a row's detail view; `series` the history series of a row, when
- * the module graphs it. A module shows up only when its plugin is loaded.
+ * `detail` gives the path of a row's detail view (which names its graph's history series, when
+ * the module keeps one); `summary` the views that are counters, not lists; `sort` a view's
+ * default column. A module shows up only when its plugin is loaded.
  */
 const MODULE_VIEWS = {
   connections: {views: ['flows', 'servers'], sort: {flows: 'bytes', servers: 'flows'},
     detail: {flows: (r) => `flows/${r.flow}`,
       servers: (r) => `servers/${r.server.includes(':') ? `[${r.server}]` : r.server}:${r.port}/${r.proto}`}},
-  dpi: {views: ['protocols'], stats: true,
-    series: {protocols: (r) => `dpi.${r.protocol}.bps`}},
+  dpi: {views: ['protocols', 'flows'], sort: {protocols: 'bytes', flows: 'end'},
+    detail: {protocols: (r) => `protocols/${r.protocol}`}},
   ip: {views: ['hosts', 'names'], detail: {hosts: (r) => `hosts/${r.address}`}},
   mac: {views: ['macs'], detail: {macs: (r) => `macs/${r.mac}`}},
   l2: {views: ['vlans', 'qos', 'qos/pcp', 'mpls', 'arp', 'arp/bindings', 'arp/conflicts',
@@ -643,7 +644,6 @@ function closeDetail() {
 
 function analysisPath() {
   const m = MODULE_VIEWS[analysis.module];
-  if (m.stats) return `/stats/${analysis.module}`;
   // The window is relative (from=-600): the appliance's clock decides, not the browser's.
   const win = Number($('#an-window').value);
   if (m.summary && m.summary.includes(analysis.view)) {
@@ -708,7 +708,8 @@ function renderAnalysisTable(items) {
     const th = el('th', {'text': c, 'data-col': c, 'title': 'Sort by ' + c});
     if (c === analysis.sort) th.setAttribute('aria-sort', analysis.order === 'asc' ? 'ascending' : 'descending');
     th.addEventListener('click', () => {
-      if (MODULE_VIEWS[analysis.module].stats) return;
+      const m = MODULE_VIEWS[analysis.module];
+      if (m.summary && m.summary.includes(analysis.view)) return;  // counters: nothing to sort
       analysis.order = analysis.sort === c && analysis.order === 'desc' ? 'asc' : 'desc';
       analysis.sort = c;
       analysis.page = 1;
@@ -753,8 +754,7 @@ async function refreshDetail() {
     }
   }
   if (analysis.detail !== d) return;
-  let series = m.series && m.series[d.view] ? m.series[d.view](d.row) : null;
-  if (data && typeof data.series === 'string') series = data.series;
+  const series = data && typeof data.series === 'string' ? data.series : null;
   // A detail view wraps its entity in one object ({"mac": {...}, "series": ...}): show its fields.
   const flat = {};
   for (const [k, v] of Object.entries(data || {})) {

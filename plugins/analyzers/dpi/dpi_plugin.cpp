@@ -26,6 +26,9 @@ void copy_bounded(char (&dst)[N], const char* src, size_t src_max) {
   dst[n] = '\0';
 }
 
+// Unix seconds with microseconds, as the other modules write times.
+double seconds(uint64_t ns) { return static_cast<double>(ns / 1000) / 1e6; }
+
 std::string address_text(const uint8_t* addr, uint8_t ip_version) {
   char buf[INET6_ADDRSTRLEN] = {};
   inet_ntop(ip_version == 6 ? AF_INET6 : AF_INET, addr, buf, sizeof buf);
@@ -101,17 +104,27 @@ int LabelTable::find(uint32_t key) const noexcept {
   }
 }
 
-uint16_t LabelTable::add(uint32_t key, const char* name) noexcept {
+uint16_t LabelTable::add(uint32_t key, const char* name, uint16_t category) noexcept {
   uint32_t n = count_.load(std::memory_order_relaxed);
   if (n == kMaxLabels) return kOtherLabel;
   Entry& e = entries_[n];
   e.key = key;
+  e.category = category;
   copy_bounded(e.name, name, kLabelLen);
   uint32_t s = slot_of(key);
   while (slots_[s] != 0) s = (s + 1) % kSlots;
   slots_[s] = static_cast<uint16_t>(n + 1);
   count_.store(n + 1, std::memory_order_release);  // publishes key and name to readers
   return static_cast<uint16_t>(n);
+}
+
+void LabelTable::seen(uint16_t i, uint64_t first_ns, uint64_t last_ns) noexcept {
+  Entry& e = entries_[i];
+  if (first_ns == 0 || first_ns > last_ns) first_ns = last_ns;
+  if (first_ns != 0 && (e.first_ns.value() == 0 || first_ns < e.first_ns.value())) {
+    e.first_ns.set(first_ns);
+  }
+  if (last_ns > e.last_ns.value()) e.last_ns.set(last_ns);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -122,6 +135,7 @@ DpiWorker::DpiWorker(const wm_worker_info& info, const Config& config, const Hos
       id_(info.worker_id),
       config_(config),
       pool_(config.inspect_flows),
+      keep_ended_(config.ended_flows > 0),
       ended_(config.ended_flows),
       host_(host),
       shared_ids_(kMaxLabels, 0) {
@@ -173,7 +187,7 @@ void DpiWorker::on_batch(std::span<const wm_packet> packets) noexcept {
     FlowState* s = slot_.get(p);
     if (!s) continue;  // no flow: non-IP, or a later IP fragment (nDPI ignores those too)
     s->roles.observe(p);
-    if (s->status == Status::kNew) start(*s);
+    if (s->status == Status::kNew) start(*s, p);
     if (s->status == Status::kInspecting) {
       ++s->pending_packets;
       s->pending_bytes += p.wire_len;
@@ -182,6 +196,7 @@ void DpiWorker::on_batch(std::span<const wm_packet> packets) noexcept {
       LabelTable::Entry& e = labels_.at(s->label);
       e.packets.add(1);
       e.bytes.add(p.wire_len);
+      e.last_ns.set(p.ts_ns);  // a worker's packets come in time order
     }
     if (s->status == Status::kClassified && !s->label_shared && host_) share_label(p.flow, *s);
   }
@@ -197,7 +212,7 @@ void DpiWorker::share_label(const wm_flow_info* flow, FlowState& s) noexcept {
   host_->set_flow_label(flow, id);
 }
 
-void DpiWorker::start(FlowState& s) noexcept {
+void DpiWorker::start(FlowState& s, const wm_packet& p) noexcept {
   s.ndpi_slot = pool_.acquire();
   if (s.ndpi_slot != 0) {
     s.status = Status::kInspecting;
@@ -208,6 +223,7 @@ void DpiWorker::start(FlowState& s) noexcept {
   s.status = Status::kNoMemory;
   s.label = label_of(NDPI_PROTOCOL_UNKNOWN, NDPI_PROTOCOL_UNKNOWN);
   labels_.at(s.label).flows.add(1);
+  labels_.seen(s.label, p.ts_ns, p.ts_ns);
 }
 
 void DpiWorker::inspect(const wm_packet& p, FlowState& s) noexcept {
@@ -226,24 +242,30 @@ void DpiWorker::inspect(const wm_packet& p, FlowState& s) noexcept {
   bool enough = s.packets > packet_limit(p.l4_proto) || f->fail_with_unknown;
   if (!enough && r.app_protocol == NDPI_PROTOCOL_UNKNOWN) return;
   if (!enough && ndpi_extra_dissection_possible(ndpi_, f)) return;
+  // The flow's first packet, for the label's first_seen: packets before this one are counted
+  // under the label now.
+  uint64_t first_ns = p.flow ? p.flow->first_ns : 0;
   if (r.app_protocol == NDPI_PROTOCOL_UNKNOWN) {
-    give_up(s);
+    give_up(s, first_ns, p.ts_ns);
     return;
   }
   copy_bounded(s.host, f->host_server_name, sizeof f->host_server_name);
-  classify(s, r.master_protocol, r.app_protocol, static_cast<uint16_t>(r.category));
+  classify(s, r.master_protocol, r.app_protocol, static_cast<uint16_t>(r.category), first_ns,
+           p.ts_ns);
 }
 
-void DpiWorker::give_up(FlowState& s) noexcept {
+void DpiWorker::give_up(FlowState& s, uint64_t first_ns, uint64_t last_ns) noexcept {
   ndpi_flow_struct* f = pool_.get(s.ndpi_slot);
   uint8_t guessed = 0;
   // Guessing on, as ndpiReader without -d: by port, by IP address, by what was half-seen.
   ndpi_protocol r = ndpi_detection_giveup(ndpi_, f, 1, &guessed);
   copy_bounded(s.host, f->host_server_name, sizeof f->host_server_name);
-  classify(s, r.master_protocol, r.app_protocol, static_cast<uint16_t>(r.category));
+  classify(s, r.master_protocol, r.app_protocol, static_cast<uint16_t>(r.category), first_ns,
+           last_ns);
 }
 
-void DpiWorker::classify(FlowState& s, uint16_t master, uint16_t app, uint16_t category) noexcept {
+void DpiWorker::classify(FlowState& s, uint16_t master, uint16_t app, uint16_t category,
+                         uint64_t first_ns, uint64_t last_ns) noexcept {
   pool_.release(s.ndpi_slot);
   s.ndpi_slot = 0;
   s.status = Status::kClassified;
@@ -253,6 +275,7 @@ void DpiWorker::classify(FlowState& s, uint16_t master, uint16_t app, uint16_t c
   e.flows.add(1);
   e.packets.add(s.pending_packets);
   e.bytes.add(s.pending_bytes);
+  labels_.seen(s.label, first_ns, last_ns);
   s.pending_packets = 0;
   s.pending_bytes = 0;
 }
@@ -267,23 +290,30 @@ uint16_t DpiWorker::label_of(uint16_t master, uint16_t app) noexcept {
   proto.app_protocol = app;
   char name[kLabelLen];
   ndpi_protocol2name(ndpi_, proto, name, sizeof name);
-  return labels_.add(key, name);
+  return labels_.add(key, name, static_cast<uint16_t>(ndpi_get_proto_category(ndpi_, proto)));
 }
 
 void DpiWorker::on_flow_end(const wm_flow_info& flow, FlowState& s) noexcept {
   if (s.status == Status::kInspecting) {
     // What ndpiReader does with flows still undecided when the capture ends.
-    give_up(s);
+    give_up(s, flow.first_ns, flow.last_ns);
   } else if (s.status == Status::kNew) {
     // No packet of it reached this plugin: nothing to inspect, but it is still a flow.
     s.status = Status::kClassified;
     s.label = label_of(NDPI_PROTOCOL_UNKNOWN, NDPI_PROTOCOL_UNKNOWN);
     labels_.at(s.label).flows.add(1);
+    labels_.seen(s.label, flow.first_ns, flow.last_ns);
   }
   // A label decided only now still reaches the modules whose on_flow_end comes after ours.
   if (!s.label_shared && host_) share_label(&flow, s);
+  if (!keep_ended_) {
+    ended_not_kept_.add(1);
+    return;
+  }
   EndedFlow e{};
   e.id = flow.id;
+  e.start_ns = flow.first_ns;
+  e.end_ns = flow.last_ns;
   int client = s.roles.client(flow);
   for (int d = 0; d < 2; ++d) {
     int from = d == 0 ? client : 1 - client;
@@ -348,7 +378,11 @@ std::unique_ptr<DpiWorker> DpiPlugin::make_worker(const wm_worker_info& info) {
   return w;
 }
 
-std::vector<DpiPlugin::Totals> DpiPlugin::totals(std::span<DpiWorker* const> workers) {
+std::string DpiPlugin::category_name(uint16_t category) const {
+  return category < categories_.size() ? categories_[category] : "";
+}
+
+std::vector<DpiPlugin::Totals> DpiPlugin::totals(std::span<DpiWorker* const> workers) const {
   std::map<std::string, Totals> by_name;
   for (DpiWorker* w : workers) {
     if (!w) continue;
@@ -359,10 +393,17 @@ std::vector<DpiPlugin::Totals> DpiPlugin::totals(std::span<DpiWorker* const> wor
       uint64_t flows = e.flows.value();
       if (flows == 0) continue;
       Totals& x = by_name[e.name];
-      x.name = e.name;
+      if (x.name.empty()) {
+        x.name = e.name;
+        // The overflow entry mixes labels: it has no category of its own.
+        if (i != kOtherLabel) x.category = category_name(e.category);
+      }
       x.flows += flows;
       x.packets += e.packets.value();
       x.bytes += e.bytes.value();
+      uint64_t first = e.first_ns.value(), last = e.last_ns.value();
+      if (first != 0 && (x.first_ns == 0 || first < x.first_ns)) x.first_ns = first;
+      x.last_ns = std::max(x.last_ns, last);
     }
   }
   std::vector<Totals> out;
@@ -405,7 +446,7 @@ void DpiPlugin::collect(std::span<DpiWorker* const> workers, MetricSink& sink) {
     if (!w) continue;
     no_memory += w->no_memory();
     inspecting += w->pool().in_use();
-    dropped += w->ended().dropped();
+    dropped += w->ended_dropped();
   }
   sink.sample(no_memory_id_, {}, static_cast<double>(no_memory));
   sink.sample(inspecting_id_, {}, static_cast<double>(inspecting));
@@ -416,6 +457,27 @@ void DpiPlugin::on_tick(std::span<DpiWorker* const> workers, uint64_t now_ns) {
   std::vector<std::pair<std::string, uint64_t>> bytes;
   for (Totals& t : totals(workers)) bytes.emplace_back(std::move(t.name), t.bytes);
   series_.update(host_, now_ns, bytes);
+}
+
+void DpiPlugin::write_flow(JsonWriter& out, const DpiWorker& w, const EndedFlow& f) const {
+  const LabelTable& labels = w.labels();
+  // A flow's label was published before the flow ended, so it is below published().
+  const char* label = f.label < labels.published() ? labels.entry(f.label).name : "other";
+  out.begin_object()
+      .field("flow", std::to_string(w.id()) + ":" + std::to_string(f.id))
+      .field("proto", static_cast<uint32_t>(f.l4_proto))
+      .field("client", address_text(f.addr[0], f.ip_version))
+      .field("client_port", static_cast<uint32_t>(f.port[0]))
+      .field("server", address_text(f.addr[1], f.ip_version))
+      .field("server_port", static_cast<uint32_t>(f.port[1]))
+      .field("vlan", static_cast<uint32_t>(f.vlan))
+      .field("protocol", label)
+      .field("category", category_name(f.category))
+      .field("host", f.host);
+  out.key("packets").begin_array().value(f.packets[0]).value(f.packets[1]).end_array();
+  out.key("bytes").begin_array().value(f.bytes[0]).value(f.bytes[1]).end_array();
+  out.field("start", seconds(f.start_ns)).field("end", seconds(f.end_ns));
+  out.end_object();
 }
 
 void DpiPlugin::write_json(std::span<DpiWorker* const> workers, JsonWriter& out) {
@@ -435,34 +497,120 @@ void DpiPlugin::write_json(std::span<DpiWorker* const> workers, JsonWriter& out)
     if (!w) continue;
     no_memory += w->no_memory();
     inspecting += w->pool().in_use();
-    dropped += w->ended().dropped();
-    const LabelTable& labels = w->labels();
-    std::string prefix = std::to_string(w->id()) + ":";
-    w->ended().for_each([&](const EndedFlow& f) {
-      // A flow's label was published before the flow ended, so it is below published().
-      const char* label = f.label < labels.published() ? labels.entry(f.label).name : "other";
-      const char* category = f.category < categories_.size() ? categories_[f.category].c_str() : "";
-      out.begin_object()
-          .field("flow", prefix + std::to_string(f.id))
-          .field("proto", static_cast<uint32_t>(f.l4_proto))
-          .field("client", address_text(f.addr[0], f.ip_version))
-          .field("client_port", static_cast<uint32_t>(f.port[0]))
-          .field("server", address_text(f.addr[1], f.ip_version))
-          .field("server_port", static_cast<uint32_t>(f.port[1]))
-          .field("vlan", static_cast<uint32_t>(f.vlan))
-          .field("protocol", label)
-          .field("category", category)
-          .field("host", f.host);
-      out.key("packets").begin_array().value(f.packets[0]).value(f.packets[1]).end_array();
-      out.key("bytes").begin_array().value(f.bytes[0]).value(f.bytes[1]).end_array();
-      out.end_object();
-    });
+    dropped += w->ended_dropped();
+    w->ended().for_each([&](const EndedFlow& f) { write_flow(out, *w, f); });
   }
   out.end_array();
   out.field("flows_dropped", dropped)
       .field("flows_unclassified_no_memory", no_memory)
       .field("flows_inspecting", inspecting)
       .end_object();
+}
+
+namespace {
+
+void write_protocol(JsonWriter& out, const DpiPlugin::Totals& t) {
+  out.begin_object()
+      .field("protocol", t.name)
+      .field("category", t.category)
+      .field("flows", t.flows)
+      .field("packets", t.packets)
+      .field("bytes", t.bytes);
+  out.key("first_seen");
+  t.first_ns ? out.value(seconds(t.first_ns)) : out.null();
+  out.key("last_seen");
+  t.last_ns ? out.value(seconds(t.last_ns)) : out.null();
+  out.end_object();
+}
+
+// An ended flow with what the flows list sorts and filters by, resolved once per request.
+struct FlowRow {
+  const DpiWorker* worker;
+  EndedFlow flow;
+  std::string protocol;
+  uint64_t packets() const { return flow.packets[0] + flow.packets[1]; }
+  uint64_t bytes() const { return flow.bytes[0] + flow.bytes[1]; }
+};
+
+}  // namespace
+
+int DpiPlugin::query(std::span<DpiWorker* const> workers, std::string_view path, const Query& q,
+                     JsonWriter& out) {
+  if (path == "protocols") {
+    q.allow_only({"sort", "order", "page", "size", "filter", "from", "to"});
+    using R = Totals;
+    ListPage<R> page(
+        q,
+        {{"bytes", [](const R& a, const R& b) { return a.bytes < b.bytes; }},
+         {"packets", [](const R& a, const R& b) { return a.packets < b.packets; }},
+         {"flows", [](const R& a, const R& b) { return a.flows < b.flows; }},
+         {"protocol", [](const R& a, const R& b) { return a.name < b.name; }},
+         {"category", [](const R& a, const R& b) { return a.category < b.category; }},
+         {"first_seen", [](const R& a, const R& b) { return a.first_ns < b.first_ns; }},
+         {"last_seen", [](const R& a, const R& b) { return a.last_ns < b.last_ns; }}},
+        "bytes", [](const R& a, const R& b) { return a.name < b.name; });
+    TimeWindow window(q);
+    std::string needle = lower(q.get_or("filter", ""));
+    std::vector<R> rows = totals(workers);
+    std::erase_if(rows, [&](const R& r) {
+      if (!window.all() && !window.overlaps(r.first_ns, r.last_ns)) return true;
+      return !(contains(r.name, needle) || contains(r.category, needle));
+    });
+    page.write(rows, out, write_protocol);
+    return 200;
+  }
+  if (path.starts_with("protocols/")) {
+    q.allow_only({});
+    std::string_view label = path.substr(10);
+    if (label.empty()) throw QueryError("protocols/{protocol}: expected a protocol label");
+    // Labels are matched without regard to case: a typed URL need not spell "TLS.YouTube" exactly.
+    std::string wanted = lower(label);
+    for (const Totals& t : totals(workers)) {
+      if (lower(t.name) != wanted) continue;
+      series_.watch(t.name);  // looking at a protocol graphs it, busy or not
+      out.begin_object().key("protocol");
+      write_protocol(out, t);
+      out.field("series", "dpi." + t.name + ".bps").end_object();
+      return 200;
+    }
+    out.begin_object().field("error", "no such protocol: " + std::string(label)).end_object();
+    return 404;
+  }
+  if (path == "flows") {
+    q.allow_only({"sort", "order", "page", "size", "filter", "from", "to"});
+    using R = FlowRow;
+    ListPage<R> page(
+        q,
+        {{"end", [](const R& a, const R& b) { return a.flow.end_ns < b.flow.end_ns; }},
+         {"start", [](const R& a, const R& b) { return a.flow.start_ns < b.flow.start_ns; }},
+         {"bytes", [](const R& a, const R& b) { return a.bytes() < b.bytes(); }},
+         {"packets", [](const R& a, const R& b) { return a.packets() < b.packets(); }},
+         {"protocol", [](const R& a, const R& b) { return a.protocol < b.protocol; }}},
+        "end", [](const R& a, const R& b) {
+          return a.worker->id() != b.worker->id() ? a.worker->id() < b.worker->id()
+                                                  : a.flow.id < b.flow.id;
+        });
+    TimeWindow window(q);
+    std::string needle = lower(q.get_or("filter", ""));
+    std::vector<R> rows;
+    for (DpiWorker* w : workers) {
+      if (!w) continue;
+      const LabelTable& labels = w->labels();
+      w->ended().for_each([&](const EndedFlow& f) {
+        if (!window.all() && !window.overlaps(f.start_ns, f.end_ns)) return;
+        std::string protocol = f.label < labels.published() ? labels.entry(f.label).name : "other";
+        if (!needle.empty() && !contains(protocol, needle) && !contains(f.host, needle) &&
+            !contains(address_text(f.addr[0], f.ip_version), needle) &&
+            !contains(address_text(f.addr[1], f.ip_version), needle)) {
+          return;
+        }
+        rows.push_back({w, f, std::move(protocol)});
+      });
+    }
+    page.write(rows, out, [&](JsonWriter& o, const R& r) { write_flow(o, *r.worker, r.flow); });
+    return 200;
+  }
+  return 404;
 }
 
 }  // namespace wiremeter::dpi

@@ -13,7 +13,7 @@
 // flow is classified are counted under its label once it is known, so per-label totals cover
 // whole flows, as ndpiReader's do. Bytes are frame bytes on the wire (wire_len), as ndpiReader
 // and tshark count them; the per-flow bytes of the JSON view are the core's flow counters. Ended
-// flows go to a bounded per-worker list for the JSON view.
+// flows go to a bounded per-worker RecordLog for the JSON view and the flows list.
 //
 // nDPI itself still allocates inside a flow struct for some protocols (URLs, certificate names,
 // TLS reassembly); that memory is bounded per flow and freed when the struct goes back to the
@@ -26,14 +26,15 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <span>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 #include <wiremeter/flow_roles.hpp>
 #include <wiremeter/plugin.hpp>
+#include <wiremeter/record_log.hpp>
 #include <wiremeter/top_series.hpp>
 
 #include "dpi_config.hpp"
@@ -132,14 +133,18 @@ class FlowPool {
 
 // The labels one worker has seen, with their counters.
 // Thread-safety: the worker adds entries and counts; the control plane reads entries below
-// published(). An entry's key and name are written before it is published (release) and never
-// change afterwards, so readers need no lock; its counters are Counters.
+// published(). An entry's key, name and category are written before it is published (release)
+// and never change afterwards, so readers need no lock; its counters and times are Counters.
 class LabelTable {
  public:
   struct Entry {
-    uint32_t key;  // master << 16 | app
+    uint32_t key;       // master << 16 | app
+    uint16_t category;  // nDPI's default category of the protocol pair
     char name[kLabelLen];
     Counter flows, packets, bytes;
+    // First and last packet (ns) of the label's flows on this worker, for the time window of
+    // the protocols list. 0 = none yet.
+    Counter first_ns, last_ns;
   };
 
   LabelTable();  // entry kOtherLabel is "other", for labels beyond kMaxLabels
@@ -147,8 +152,10 @@ class LabelTable {
   // Worker only. The entry index for key, or -1 when it has none yet.
   int find(uint32_t key) const noexcept;
   // Worker only. Adds key with its name; returns kOtherLabel when the table is full.
-  uint16_t add(uint32_t key, const char* name) noexcept;
+  uint16_t add(uint32_t key, const char* name, uint16_t category) noexcept;
   Entry& at(uint16_t i) noexcept { return entries_[i]; }
+  // Worker only. Widens entry i's [first_ns, last_ns] to cover a flow's packets (0 = unknown).
+  void seen(uint16_t i, uint64_t first_ns, uint64_t last_ns) noexcept;
 
   uint32_t published() const noexcept { return count_.load(std::memory_order_acquire); }
   const Entry& entry(uint32_t i) const noexcept { return entries_[i]; }
@@ -166,6 +173,7 @@ static_assert(2 * kMaxLabels == 1u << 10, "slot_of() yields 10 bits");
 // One ended flow as the JSON view lists it.
 struct EndedFlow {
   uint64_t id;
+  uint64_t start_ns, end_ns;  // first and last packet
   // Client first: [0] is the client's side (its address, what it sent), [1] the server's.
   uint64_t packets[2];
   uint64_t bytes[2];
@@ -177,65 +185,6 @@ struct EndedFlow {
   uint8_t ip_version;
   uint8_t l4_proto;
   char host[kHostLen];
-};
-
-// The latest ended flows of one worker, oldest overwritten first (and counted in dropped).
-//
-// Why a mutex rather than a lock-free ring: the writer is on_flow_end, once per flow and not
-// per packet, where an uncontended lock costs tens of nanoseconds; and an overwritten entry
-// being read concurrently would otherwise need a seqlock over non-atomic memory. The reader
-// copies at most kChunk entries per lock hold, so the worker waits for a few microseconds at
-// worst and never while JSON is being formatted.
-class FlowRing {
- public:
-  static constexpr size_t kChunk = 256;
-
-  explicit FlowRing(uint32_t capacity) : slots_(capacity) {}
-
-  // Worker only.
-  void push(const EndedFlow& f) noexcept {
-    std::lock_guard lock(mu_);
-    if (slots_.size() == 0) {
-      dropped_.add(1);
-      return;
-    }
-    if (written_ >= slots_.size()) dropped_.add(1);
-    slots_[written_ % slots_.size()] = f;
-    ++written_;
-  }
-
-  // Any thread. Calls fn(const EndedFlow&) for each kept entry, oldest first. Entries the
-  // worker overwrites while this runs are skipped (they count as dropped).
-  template <typename Fn>
-  void for_each(Fn&& fn) const {
-    size_t cap = slots_.size();
-    if (cap == 0) return;
-    uint64_t end;
-    {
-      std::lock_guard lock(mu_);
-      end = written_;
-    }
-    std::vector<EndedFlow> chunk;
-    chunk.reserve(kChunk);
-    for (uint64_t next = end > cap ? end - cap : 0; next < end;) {
-      chunk.clear();
-      {
-        std::lock_guard lock(mu_);
-        uint64_t oldest = written_ > cap ? written_ - cap : 0;
-        if (next < oldest) next = oldest;
-        for (; next < end && chunk.size() < kChunk; ++next) chunk.push_back(slots_[next % cap]);
-      }
-      for (const EndedFlow& f : chunk) fn(f);
-    }
-  }
-
-  uint64_t dropped() const noexcept { return dropped_.value(); }
-
- private:
-  MappedArray<EndedFlow> slots_;
-  uint64_t written_ = 0;  // guarded by mu_
-  mutable std::mutex mu_;
-  Counter dropped_;
 };
 
 // One per worker thread.
@@ -254,7 +203,10 @@ class DpiWorker {
 
   // Read by the control plane while the worker runs; each is safe for that (see the classes).
   const LabelTable& labels() const { return labels_; }
-  const FlowRing& ended() const { return ended_; }
+  // The latest ended flows (RecordLog: a short lock per flow end, never per packet).
+  const RecordLog<EndedFlow>& ended() const { return ended_; }
+  // Ended flows no longer listed: overwritten in the log, or not kept at all (ended_flows 0).
+  uint64_t ended_dropped() const { return ended_.dropped() + ended_not_kept_.value(); }
   const FlowPool& pool() const { return pool_; }
   uint64_t no_memory() const { return no_memory_.value(); }
   uint32_t id() const { return id_; }
@@ -263,11 +215,13 @@ class DpiWorker {
   std::string category_name(uint16_t category) const;
 
  private:
-  void start(FlowState& s) noexcept;
+  void start(FlowState& s, const wm_packet& p) noexcept;
   void inspect(const wm_packet& p, FlowState& s) noexcept;
-  void give_up(FlowState& s) noexcept;
+  // `first_ns`/`last_ns`: the flow's first packet and the packet now (0 = unknown).
+  void give_up(FlowState& s, uint64_t first_ns, uint64_t last_ns) noexcept;
   // Keeps the result, returns the nDPI struct to the pool and counts the flow under its label.
-  void classify(FlowState& s, uint16_t master, uint16_t app, uint16_t category) noexcept;
+  void classify(FlowState& s, uint16_t master, uint16_t app, uint16_t category, uint64_t first_ns,
+                uint64_t last_ns) noexcept;
   uint16_t label_of(uint16_t master, uint16_t app) noexcept;
   void share_label(const wm_flow_info* flow, FlowState& s) noexcept;
   uint32_t packet_limit(uint8_t l4_proto) const noexcept;
@@ -278,7 +232,9 @@ class DpiWorker {
   ndpi_detection_module_struct* ndpi_ = nullptr;
   FlowPool pool_;
   LabelTable labels_;
-  FlowRing ended_;
+  bool keep_ended_;  // ended_flows > 0 (a RecordLog keeps at least one record)
+  RecordLog<EndedFlow> ended_;
+  Counter ended_not_kept_;
   Counter no_memory_;
   const Host* host_;
   std::vector<uint16_t> shared_ids_;  // host-wide label id by LabelTable index (0: not yet)
@@ -293,6 +249,8 @@ class DpiPlugin {
   struct Totals {
     std::string name;
     uint64_t flows = 0, packets = 0, bytes = 0;
+    std::string category = {};           // "" for "other"
+    uint64_t first_ns = 0, last_ns = 0;  // 0 = unknown
   };
 
   explicit DpiPlugin(Host& host);  // throws on a bad config section or unreadable file
@@ -303,10 +261,13 @@ class DpiPlugin {
   // Each second: history series "dpi.<protocol>.bps" for the kSeriesLabels protocols with the
   // most bits/s in that second (the graph of traffic per protocol).
   void on_tick(std::span<DpiWorker* const> workers, uint64_t now_ns);
+  // GET /api/v1/dpi/protocols, protocols/<label>, flows: lists sorted, filtered and paged here.
+  int query(std::span<DpiWorker* const> workers, std::string_view path, const Query& q,
+            JsonWriter& out);
 
   // Labels merged by name over all workers, most bytes first (ties by name), without labels
-  // that saw no flow.
-  static std::vector<Totals> totals(std::span<DpiWorker* const> workers);
+  // that saw no flow. Categories are named once make_worker() has run.
+  std::vector<Totals> totals(std::span<DpiWorker* const> workers) const;
   // Keeps the first `top` of a sorted list and folds the rest into one "other" entry (which is
   // also where a label table's own "other" goes), so metrics have at most top + 1 series.
   static std::vector<Totals> top_n(const std::vector<Totals>& sorted, size_t top);
@@ -314,6 +275,9 @@ class DpiPlugin {
  private:
   Host& host_;
   Config config_;
+  std::string category_name(uint16_t category) const;
+  void write_flow(JsonWriter& out, const DpiWorker& w, const EndedFlow& f) const;
+
   std::vector<std::string> categories_;  // names by category id; set by the first make_worker
   int flows_id_, packets_id_, bytes_id_, no_memory_id_, inspecting_id_, dropped_id_;
   TopSeries series_{kSeriesLabels};

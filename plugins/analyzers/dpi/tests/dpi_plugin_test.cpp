@@ -75,8 +75,8 @@ BuiltPacket udp_packet(TestFlow& f, uint8_t dir, uint16_t client_port, uint16_t 
 // TCP with consistent sequence numbers, which nDPI's connection tracking relies on.
 class TcpConversation {
  public:
-  TcpConversation(TestFlow& f, uint16_t client_port, uint16_t server_port)
-      : f_(f), client_port_(client_port), server_port_(server_port) {}
+  TcpConversation(TestFlow& f, uint16_t client_port, uint16_t server_port, uint64_t t0 = kT0)
+      : f_(f), client_port_(client_port), server_port_(server_port), t0_(t0) {}
 
   BuiltPacket packet(uint8_t dir, uint8_t flags, const std::string& payload = "") {
     PacketBuilder b;
@@ -86,7 +86,7 @@ class TcpConversation {
       b.ipv4("198.18.1.1", "198.18.0.1").tcp(server_port_, client_port_, flags);
     }
     BuiltPacket p =
-        b.payload(payload).timestamp_ns(kT0 + ++n_ * 1000).flow(&f_.info, f_.state, dir).build();
+        b.payload(payload).timestamp_ns(t0_ + ++n_ * 1000).flow(&f_.info, f_.state, dir).build();
     uint32_t seq = next_[dir], ack = (flags & kTcpAck) ? next_[1 - dir] : 0;
     uint8_t* tcp = p.bytes->data() + p.view.l4_off;
     for (int i = 0; i < 4; ++i) {
@@ -110,6 +110,7 @@ class TcpConversation {
  private:
   TestFlow& f_;
   uint16_t client_port_, server_port_;
+  uint64_t t0_;
   uint32_t next_[2] = {1000, 5000};
   uint64_t n_ = 0;
 };
@@ -520,6 +521,243 @@ TEST(DpiPlugin, RefusesAnUnreadableFileWithTheFieldName) {
               std::string::npos)
         << e.what();
   }
+}
+
+// The flow record as the core fills it when the flow ends: IPv4 client 10.0.0.<client> and
+// server 10.0.1.<server>, packets and bytes per direction, first and last packet times.
+void end_info(TestFlow& f, uint64_t id, uint8_t l4_proto, uint8_t client, uint16_t client_port,
+              uint8_t server, uint16_t server_port, uint64_t first_ns, uint64_t last_ns,
+              uint64_t packets, uint64_t bytes) {
+  f.info.id = id;
+  f.info.ip_version = 4;
+  f.info.l4_proto = l4_proto;
+  f.info.addr[0][0] = 10, f.info.addr[0][3] = client;
+  f.info.addr[1][0] = 10, f.info.addr[1][2] = 1, f.info.addr[1][3] = server;
+  f.info.port[0] = client_port;
+  f.info.port[1] = server_port;
+  f.info.first_ns = first_ns;
+  f.info.last_ns = last_ns;
+  f.info.packets[0] = f.info.packets[1] = packets;
+  f.info.bytes[0] = f.info.bytes[1] = bytes;
+  f.info.end_reason = WM_FLOW_SHUTDOWN;
+}
+
+// Two workers: a DNS flow at kT0 (worker 0), an HTTP flow to Facebook 100 s later (worker 0)
+// and a second DNS flow 200 s after kT0 (worker 1), all ended.
+class DpiViews : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kSecond = 1'000'000'000;
+  static constexpr uint64_t kT1 = kT0 + 100 * kSecond, kT2 = kT0 + 200 * kSecond;
+
+  void SetUp() override {
+    auto q = udp_packet(dns_a, WM_DIR_FORWARD, 40000, 53, dns_query("a.example"), kT0);
+    auto r = udp_packet(dns_a, WM_DIR_REVERSE, 40000, 53, dns_answer("a.example"), kT0 + 2000);
+    // The core sets first_ns at the flow's first packet; the label is known only at the answer.
+    dns_a.info.first_ns = kT0;
+    h.batch(0, {q.view, r.view});
+    dns_bytes = q.view.wire_len + r.view.wire_len;
+
+    TcpConversation c(http, 41000, 80, kT1);
+    auto pkts = c.request("GET / HTTP/1.1\r\nHost: www.facebook.com\r\n\r\n");
+    pkts.push_back(c.packet(WM_DIR_REVERSE, kTcpPsh | kTcpAck,
+                            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"));
+    pkts.push_back(c.packet(WM_DIR_FORWARD, kTcpAck));  // after classification
+    http.info.first_ns = kT1 + 1000;
+    h.batch(0, views(pkts));
+    for (auto& p : pkts) http_bytes += p.view.wire_len;
+
+    auto q2 = udp_packet(dns_b, WM_DIR_FORWARD, 40001, 53, dns_query("b.example"), kT2);
+    auto r2 = udp_packet(dns_b, WM_DIR_REVERSE, 40001, 53, dns_answer("b.example"), kT2 + 3000);
+    dns_b.info.first_ns = kT2;
+    h.batch(1, {q2.view, r2.view});
+    dns_bytes += q2.view.wire_len + r2.view.wire_len;
+
+    end_info(dns_a, 1, 17, 1, 40000, 53, 53, kT0, kT0 + 2000, 1, 100);
+    end_info(http, 2, 6, 2, 41000, 80, 80, kT1 + 1000, kT1 + 6000, 3, 1000);
+    end_info(dns_b, 1, 17, 3, 40001, 54, 53, kT2, kT2 + 3000, 1, 200);
+    h.flow_end(0, dns_a.info, dns_a.state);
+    h.flow_end(0, http.info, http.state);
+    h.flow_end(1, dns_b.info, dns_b.state);
+  }
+
+  // The labels of a list's items, in order.
+  static std::vector<std::string> labels(const std::string& body, const std::string& key) {
+    std::vector<std::string> out;
+    std::string needle = "\"" + key + "\":\"";
+    for (size_t at = body.find(needle); at != std::string::npos; at = body.find(needle, at)) {
+      at += needle.size();
+      out.push_back(body.substr(at, body.find('"', at) - at));
+    }
+    return out;
+  }
+  using Labels = std::vector<std::string>;
+
+  FakeHost host;
+  PluginHarness h{wiremeter_plugin_register(), host, 2};
+  TestFlow dns_a, http, dns_b;
+  uint64_t dns_bytes = 0, http_bytes = 0;
+};
+
+TEST_F(DpiViews, ProtocolsListOneRowPerLabelMergedOverWorkers) {
+  auto [status, body] = h.query("protocols");
+  EXPECT_EQ(status, 200) << body;
+  EXPECT_EQ(body, R"({"total":2,"page":1,"size":100,"sort":"bytes","order":"desc","items":[)"
+                  R"({"protocol":"HTTP.Facebook","category":"SocialNetwork","flows":1,"packets":6,)"
+                  R"("bytes":)" +
+                      std::to_string(http_bytes) +
+                      R"(,"first_seen":1700000100.000001,"last_seen":1700000100.000006},)"
+                      R"({"protocol":"DNS","category":"Network","flows":2,"packets":4,"bytes":)" +
+                      std::to_string(dns_bytes) +
+                      // first_seen is the first flow's query, though the label came with the answer
+                      // (JsonWriter writes the shortest form of a double: 1.7e+09).
+                      R"(,"first_seen":1.7e+09,"last_seen":1700000200.000003}]})");
+}
+
+TEST_F(DpiViews, ProtocolsListSortsPagesAndFilters) {
+  EXPECT_EQ(labels(h.query("protocols", "sort=flows").second, "protocol"),
+            (Labels{"DNS", "HTTP.Facebook"}));
+  EXPECT_EQ(labels(h.query("protocols", "sort=packets&order=asc").second, "protocol"),
+            (Labels{"DNS", "HTTP.Facebook"}));
+  EXPECT_EQ(labels(h.query("protocols", "sort=protocol&order=asc").second, "protocol"),
+            (Labels{"DNS", "HTTP.Facebook"}));
+  EXPECT_EQ(labels(h.query("protocols", "sort=category").second, "protocol"),
+            (Labels{"HTTP.Facebook", "DNS"}));  // SocialNetwork, Network
+  EXPECT_EQ(labels(h.query("protocols", "sort=first_seen").second, "protocol"),
+            (Labels{"HTTP.Facebook", "DNS"}));
+  EXPECT_EQ(labels(h.query("protocols", "sort=last_seen").second, "protocol"),
+            (Labels{"DNS", "HTTP.Facebook"}));
+  auto [s, second] = h.query("protocols", "size=1&page=2");
+  EXPECT_EQ(s, 200);
+  EXPECT_NE(second.find(R"("total":2,"page":2,"size":1,)"), std::string::npos) << second;
+  EXPECT_EQ(labels(second, "protocol"), (Labels{"DNS"}));
+  // By label or category, any case.
+  EXPECT_EQ(labels(h.query("protocols", "filter=FACE").second, "protocol"),
+            (Labels{"HTTP.Facebook"}));
+  EXPECT_EQ(labels(h.query("protocols", "filter=network").second, "protocol"),
+            (Labels{"HTTP.Facebook", "DNS"}));  // "SocialNetwork" and "Network"
+  EXPECT_EQ(labels(h.query("protocols", "filter=netw&sort=protocol").second, "protocol"),
+            (Labels{"HTTP.Facebook", "DNS"}));
+  EXPECT_EQ(labels(h.query("protocols", "filter=nothing").second, "protocol"), Labels{});
+}
+
+TEST_F(DpiViews, ProtocolsListKeepsLabelsActiveInTheWindow) {
+  // DNS: kT0 .. kT2 + 3 us; HTTP.Facebook: kT1 + 1 us .. kT1 + 6 us.
+  EXPECT_EQ(labels(h.query("protocols", "to=1700000050").second, "protocol"), Labels{"DNS"});
+  EXPECT_EQ(labels(h.query("protocols", "from=1700000150").second, "protocol"), Labels{"DNS"});
+  EXPECT_EQ(labels(h.query("protocols", "from=1700000090&to=1700000110").second, "protocol"),
+            (Labels{"HTTP.Facebook", "DNS"}));
+  EXPECT_EQ(labels(h.query("protocols", "from=1700000100.00001").second, "protocol"),
+            Labels{"DNS"});
+  EXPECT_EQ(labels(h.query("protocols", "from=1700000300").second, "protocol"), Labels{});
+}
+
+TEST_F(DpiViews, ProtocolDetailNamesItsSeriesAndGraphsIt) {
+  h.tick(1 * kSecond);
+  h.tick(2 * kSecond);  // no traffic in this second: no protocol is in the top
+  EXPECT_EQ(host.series.count("DNS.bps"), 0u);
+  auto [status, body] = h.query("protocols/dns");  // labels match in any case
+  EXPECT_EQ(status, 200) << body;
+  EXPECT_EQ(body, R"({"protocol":{"protocol":"DNS","category":"Network","flows":2,"packets":4,)"
+                  R"("bytes":)" +
+                      std::to_string(dns_bytes) +
+                      R"(,"first_seen":1.7e+09,"last_seen":1700000200.000003},)"
+                      R"("series":"dpi.DNS.bps"})");
+  // Viewed: graphed from the next second on, idle or not.
+  h.tick(3 * kSecond);
+  ASSERT_EQ(host.series.count("DNS.bps"), 1u);
+  EXPECT_EQ(host.series["DNS.bps"], std::vector<double>{0.0});
+  EXPECT_EQ(host.series.count("HTTP.Facebook.bps"), 0u);
+
+  auto [s2, facebook] = h.query("protocols/HTTP.Facebook");
+  EXPECT_EQ(s2, 200);
+  EXPECT_NE(facebook.find(R"("series":"dpi.HTTP.Facebook.bps")"), std::string::npos);
+}
+
+TEST_F(DpiViews, UnknownProtocolOrViewIs404) {
+  auto [status, body] = h.query("protocols/Nope");
+  EXPECT_EQ(status, 404);
+  EXPECT_EQ(body, R"({"error":"no such protocol: Nope"})");
+  EXPECT_EQ(h.query("protocols/DNSX").first, 404);
+  EXPECT_EQ(h.query("labels").first, 404);
+  EXPECT_EQ(h.query("flows/0:1").first, 404);
+}
+
+TEST_F(DpiViews, BadParametersAre400) {
+  auto [s, body] = h.query("protocols", "sort=host");
+  EXPECT_EQ(s, 400);
+  EXPECT_EQ(body,
+            R"({"error":"sort: must be one of bytes, category, first_seen, flows, last_seen, )"
+            R"(packets, protocol"})");
+  EXPECT_EQ(h.query("protocols", "size=0").first, 400);
+  EXPECT_EQ(h.query("protocols", "order=up").first, 400);
+  EXPECT_EQ(h.query("protocols", "page=x").first, 400);
+  EXPECT_EQ(h.query("protocols", "from=yesterday").first, 400);
+  EXPECT_EQ(h.query("protocols", "from=1700000200&to=1700000100").first, 400);
+  EXPECT_EQ(h.query("protocols", "bogus=1").second, R"({"error":"bogus: unknown parameter"})");
+  EXPECT_EQ(h.query("protocols/DNS", "size=1").first, 400);
+  EXPECT_EQ(h.query("protocols/").first, 400);
+  auto [s2, flows] = h.query("flows", "sort=client");
+  EXPECT_EQ(s2, 400);
+  EXPECT_EQ(flows, R"({"error":"sort: must be one of bytes, end, packets, protocol, start"})");
+  EXPECT_EQ(h.query("flows", "size=1001").first, 400);
+  EXPECT_EQ(h.query("flows", "to=x").first, 400);
+  EXPECT_EQ(h.query("flows", "host=a").first, 400);
+}
+
+TEST_F(DpiViews, FlowsListTheEndedFlowsWithTheirTimes) {
+  auto [status, body] = h.query("flows");
+  EXPECT_EQ(status, 200) << body;
+  EXPECT_NE(body.find(R"({"total":3,"page":1,"size":100,"sort":"end","order":"desc","items":[)"
+                      R"({"flow":"1:1","proto":17,"client":"10.0.0.3","client_port":40001,)"
+                      R"("server":"10.0.1.54","server_port":53,"vlan":0,"protocol":"DNS",)"
+                      R"("category":"Network","host":"b.example","packets":[1,1],)"
+                      R"("bytes":[200,200],"start":1700000200,"end":1700000200.000003},)"),
+            std::string::npos)
+      << body;
+  EXPECT_EQ(labels(body, "flow"), (Labels{"1:1", "0:2", "0:1"}));
+  EXPECT_EQ(labels(h.query("flows", "sort=start&order=asc").second, "flow"),
+            (Labels{"0:1", "0:2", "1:1"}));
+  EXPECT_EQ(labels(h.query("flows", "sort=bytes").second, "flow"), (Labels{"0:2", "1:1", "0:1"}));
+  EXPECT_EQ(labels(h.query("flows", "sort=packets").second, "flow"),
+            (Labels{"0:2", "0:1", "1:1"}));  // equal packets: by worker, then id
+  EXPECT_EQ(labels(h.query("flows", "sort=protocol&order=asc").second, "flow"),
+            (Labels{"0:1", "1:1", "0:2"}));
+  EXPECT_EQ(labels(h.query("flows", "size=2&page=2").second, "flow"), (Labels{"0:1"}));
+  // The report lists the same records, with the same times.
+  EXPECT_NE(h.json().find(R"("host":"www.facebook.com","packets":[3,3],"bytes":[1000,1000],)"
+                          R"("start":1700000100.000001,"end":1700000100.000006})"),
+            std::string::npos)
+      << h.json();
+}
+
+TEST_F(DpiViews, FlowsFilterByAddressHostOrLabelAndWindow) {
+  EXPECT_EQ(labels(h.query("flows", "filter=10.0.0.3").second, "flow"), (Labels{"1:1"}));
+  EXPECT_EQ(labels(h.query("flows", "filter=10.0.1.80").second, "flow"), (Labels{"0:2"}));
+  EXPECT_EQ(labels(h.query("flows", "filter=A.EXAMPLE").second, "flow"), (Labels{"0:1"}));
+  EXPECT_EQ(labels(h.query("flows", "filter=facebook").second, "flow"), (Labels{"0:2"}));
+  EXPECT_EQ(labels(h.query("flows", "filter=dns").second, "flow"), (Labels{"1:1", "0:1"}));
+  EXPECT_EQ(labels(h.query("flows", "filter=10.0.0.9").second, "flow"), Labels{});
+  EXPECT_EQ(labels(h.query("flows", "from=1700000050&to=1700000150").second, "flow"),
+            (Labels{"0:2"}));
+  EXPECT_EQ(labels(h.query("flows", "to=1700000100").second, "flow"), (Labels{"0:1"}));
+  EXPECT_EQ(labels(h.query("flows", "from=1700000200.000002").second, "flow"), (Labels{"1:1"}));
+  EXPECT_EQ(h.query("flows", "from=1700000300").second.rfind(R"({"total":0,)", 0), 0u);
+}
+
+TEST(DpiPlugin, KeepsNoEndedFlowsWhenToldAndCountsThemDropped) {
+  FakeHost host;
+  host.config = R"({"ended_flows": 0})";
+  PluginHarness h(wiremeter_plugin_register(), host);
+  for (uint64_t id = 1; id <= 3; ++id) {
+    TestFlow f;
+    f.info.id = id;
+    auto q = udp_packet(f, WM_DIR_FORWARD, 40000, 53, dns_query("x.example"), kT0);
+    h.batch(0, {q.view});
+    h.flow_end(0, f.info, f.state);
+  }
+  EXPECT_NE(h.json().find(R"("flows":[],"flows_dropped":3,)"), std::string::npos) << h.json();
+  EXPECT_EQ(h.query("flows").second.rfind(R"({"total":0,)", 0), 0u);
+  EXPECT_EQ(value_of(h.collect(), "wiremeter_dpi_ended_flows_dropped_total"), 3);
 }
 
 TEST(DpiPlugin, RegistersValidMetricNames) {
