@@ -769,9 +769,12 @@ async function refreshDetail() {
   // A series starts with the second after its entity's detail was first opened: until it is
   // listed, say so instead of asking for it (which would be a 404).
   let recorded = false;
+  let full = false;
   if (series) {
     try {
-      recorded = ((await api('GET', '/history')).series || []).includes(series);
+      const list = await api('GET', '/history');
+      recorded = (list.series || []).includes(series);
+      full = (list.series || []).length >= list.capacity && list.refused > 0;
     } catch (e) {
       recorded = true;  // let the request below report the error
     }
@@ -779,7 +782,9 @@ async function refreshDetail() {
   }
   if (series && !recorded) {
     chart.toggleAttribute('hidden', true);
-    setText(note, `${series}: recording starts now; the graph appears within a few seconds.`);
+    setText(note, full ?
+      `${series}: the history is full; this graph starts once another series goes quiet.` :
+      `${series}: recording starts now; the graph appears within a few seconds.`);
     note.hidden = false;
   } else if (series) {
     try {

@@ -23,7 +23,10 @@ bool History::record(const std::string& name, uint64_t t, double value) {
   std::lock_guard lock(mutex_);
   auto it = series_.find(name);
   if (it == series_.end()) {
-    if (series_.size() >= kMaxHistorySeries && !evict_stale(t)) return false;
+    if (series_.size() >= kMaxHistorySeries && !evict_stale(t)) {
+      ++refused_;
+      return false;
+    }
     it = series_.emplace(name, Series{}).first;
   }
   Series& s = it->second;
@@ -90,6 +93,11 @@ std::optional<History::Result> History::query(const std::string& name, uint64_t 
                                                                   out.points.size() - max_points));
   }
   return out;
+}
+
+uint64_t History::refused() const {
+  std::lock_guard lock(mutex_);
+  return refused_;
 }
 
 std::vector<std::string> History::names() const {

@@ -399,7 +399,11 @@ int App::history_json(const std::string& query_string, std::string& out) {
     if (!series) {
       w.begin_object().key("series").begin_array();
       for (auto& n : history_.names()) w.value(n);
-      w.end_array().end_object();
+      w.end_array();
+      // A full history turns new series away (a detail view's graph then never starts): say so.
+      w.field("capacity", static_cast<uint64_t>(kMaxHistorySeries))
+          .field("refused", history_.refused());
+      w.end_object();
       out = w.str();
       return 200;
     }

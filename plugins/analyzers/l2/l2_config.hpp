@@ -30,7 +30,7 @@ struct Config {
   uint32_t series_top = 10;
 };
 
-// The host keeps at most 512 series for all plugins (core history.hpp); five kinds of at most
+// The host keeps at most 1024 series for all plugins (core history.hpp); five kinds of at most
 // 20 each (plus the lingering ones) leave room for the others.
 inline constexpr uint32_t kMaxSeriesTop = 20;
 

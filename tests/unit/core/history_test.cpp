@@ -43,7 +43,9 @@ TEST(History, MemoryIsBoundedBySeriesCount) {
   History h;
   for (size_t i = 0; i < kMaxHistorySeries; ++i)
     EXPECT_TRUE(h.record("s" + std::to_string(i), kT0, 1));
+  EXPECT_EQ(h.refused(), 0u);
   EXPECT_FALSE(h.record("one-too-many", kT0, 1));
+  EXPECT_EQ(h.refused(), 1u);               // counted, for GET /api/v1/history
   EXPECT_TRUE(h.record("s0", kT0 + 1, 2));  // existing series keep working
 }
 

@@ -31,7 +31,9 @@ struct HistoryLevel {
 };
 
 inline constexpr HistoryLevel kHistoryLevels[] = {{1, 600}, {60, 1440}, {3600, 720}};
-inline constexpr size_t kMaxHistorySeries = 512;
+// Every module graphs its 10 busiest entities of each kind (and those of the last minute): with
+// all twelve that is a few hundred series at once. 1024 of about 44 KiB each: 45 MB at most.
+inline constexpr size_t kMaxHistorySeries = 1024;
 inline constexpr uint64_t kHistoryStaleS = 60;
 
 class History {
@@ -51,6 +53,8 @@ class History {
                               size_t max_points) const;
 
   std::vector<std::string> names() const;
+  // New series turned away because the cap was reached with none stale.
+  uint64_t refused() const;
 
  private:
   struct Ring {
@@ -67,6 +71,7 @@ class History {
   static void put(Ring& r, const HistoryLevel& lvl, const HistoryPoint& p);
   bool evict_stale(uint64_t now);  // with mutex_ held
 
+  uint64_t refused_ = 0;  // with mutex_ held
   mutable std::mutex mutex_;
   std::map<std::string, Series> series_;
 };
