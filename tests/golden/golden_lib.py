@@ -13,18 +13,22 @@ def read_known(path, key_columns):
     """{(key columns..., row fields...): count} from the file; exits with a one-line error on a
     malformed line. The count is the column after the `key_columns` key columns."""
     known = {}
+    for n, parts in _rows(path):
+        if (len(parts) < key_columns + 3 or not parts[-1].strip()
+                or not parts[key_columns].isdigit()):
+            sys.exit(f"FAIL: {path}:{n}: want {key_columns} key columns, a count, the row's "
+                     "fields and a reason, tab-separated")
+        known[tuple(parts[:key_columns] + parts[key_columns + 1:-1])] = int(parts[key_columns])
+    return known
+
+
+def _rows(path):
+    """(line number, tab-separated fields) of each line that is not blank or a # comment."""
     with open(path) as f:
         for n, line in enumerate(f, 1):
             line = line.rstrip("\n")
-            if not line.strip() or line.startswith("#"):
-                continue
-            parts = line.split("\t")
-            if (len(parts) < key_columns + 3 or not parts[-1].strip()
-                    or not parts[key_columns].isdigit()):
-                sys.exit(f"FAIL: {path}:{n}: want {key_columns} key columns, a count, the row's "
-                         "fields and a reason, tab-separated")
-            known[tuple(parts[:key_columns] + parts[key_columns + 1:-1])] = int(parts[key_columns])
-    return known
+            if line.strip() and not line.startswith("#"):
+                yield n, line.split("\t")
 
 
 def check_known(found, path, key_columns):
@@ -42,16 +46,11 @@ def check_known_values(found, path, key_columns, value_columns):
     tuple}; values compare as text. Exits with FAIL on a malformed line or any mismatch."""
     known = {}
     width = key_columns + value_columns + 1
-    with open(path) as f:
-        for n, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip() or line.startswith("#"):
-                continue
-            parts = line.split("\t")
-            if len(parts) != width or not parts[-1].strip():
-                sys.exit(f"FAIL: {path}:{n}: want {key_columns} key columns, {value_columns} "
-                         "values and a reason, tab-separated")
-            known[tuple(parts[:key_columns])] = tuple(parts[key_columns:-1])
+    for n, parts in _rows(path):
+        if len(parts) != width or not parts[-1].strip():
+            sys.exit(f"FAIL: {path}:{n}: want {key_columns} key columns, {value_columns} "
+                     "values and a reason, tab-separated")
+        known[tuple(parts[:key_columns])] = tuple(parts[key_columns:-1])
     found = {k: tuple(str(v) for v in vals) for k, vals in found.items()}
     _compare(found, known, path, lambda k: "\t".join(k + found[k]), "CHANGED")
 
