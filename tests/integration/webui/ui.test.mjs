@@ -172,6 +172,15 @@ test('analysis lists a module, sorts on the server, and opens a detail with its 
   assert.match(await page.locator('#an-detail-chart-note').textContent(), /^mac\..*\.bps/);
   const path = await page.locator('#an-detail-chart path.chart-avg').getAttribute('d');
   assert.ok(path && path.length > 10, `graph drawn: ${path}`);
+
+  // dpi: protocols listed by the server, most bytes first; the busiest one's detail is graphed.
+  await page.locator('#an-modules button[data-module="dpi"]').click();
+  await page.waitForFunction(() =>
+    document.querySelector('#an-table thead th[data-col="protocol"]') &&
+        document.querySelectorAll('#an-table tbody tr.clickable').length > 0);
+  await page.locator('#an-table tbody tr.clickable').first().click();
+  await page.locator('#an-detail-chart').waitFor({state: 'visible'});
+  assert.match(await page.locator('#an-detail-chart-note').textContent(), /^dpi\..*\.bps/);
   assert.equal(await page.locator('#an-error').isVisible(), false,
       `unexpected error: ${await page.locator('#an-error').textContent()}`);
 });
