@@ -570,6 +570,7 @@ function renderPlugins(data) {
  * default column. A module shows up only when its plugin is loaded.
  */
 const MODULE_VIEWS = {
+  port: {views: ['ports'], detail: {ports: (r) => `ports/${r.id}`}},
   connections: {views: ['flows', 'servers'], sort: {flows: 'bytes', servers: 'flows'},
     detail: {flows: (r) => `flows/${r.flow}`,
       servers: (r) => `servers/${r.server.includes(':') ? `[${r.server}]` : r.server}:${r.port}/${r.proto}`}},

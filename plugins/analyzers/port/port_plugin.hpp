@@ -9,8 +9,11 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
+#include <wiremeter/json.hpp>
 #include <wiremeter/plugin.hpp>
+#include <wiremeter/query.hpp>
 
 namespace wiremeter::port {
 
@@ -18,6 +21,12 @@ namespace wiremeter::port {
 inline constexpr std::array<double, 6> kSizeBounds = {64, 127, 255, 511, 1023, 1518};
 inline constexpr size_t kSizeBuckets = kSizeBounds.size() + 1;
 inline constexpr uint16_t kMaxPorts = 64;
+static_assert(kMaxPorts <= 64, "on_batch marks the ports of a batch in one 64-bit mask");
+
+// The history series recorded per port, "port.<port>.<suffix>"; the first is the detail view's
+// graph.
+inline constexpr std::array<std::string_view, 5> kSeriesSuffixes = {"rx_bps", "tx_bps", "rx_pps",
+                                                                    "tx_pps", "rx_peak_1ms_bps"};
 
 size_t size_bucket(uint32_t frame_len);
 
@@ -52,6 +61,9 @@ class PortWorker {
     Counter packets, bytes;
     std::array<Counter, kSizeBuckets> sizes;
     BurstTracker burst;
+    // Timestamps of the first and last batch with a frame of this port (0: none yet); set once
+    // per batch, so to within a batch's time span.
+    Counter first_ns, last_ns;
   };
 
   void on_batch(std::span<const wm_packet> packets) noexcept;
@@ -72,10 +84,15 @@ class PortPlugin {
   void collect(std::span<PortWorker* const> workers, MetricSink& sink);
   void write_json(std::span<PortWorker* const> workers, JsonWriter& out);
   void on_tick(std::span<PortWorker* const> workers, uint64_t now_ns);
+  // Views: "ports" (the list) and "ports/<name or id>" (one port, its microbursts and graphs).
+  int query(std::span<PortWorker* const> workers, std::string_view path, const Query& q,
+            JsonWriter& out);
 
  private:
   struct Totals {
     std::string name;
+    uint16_t id = 0;
+    uint64_t first_ns = 0, last_ns = 0;  // 0: no frame seen
     uint64_t rx_packets = 0, rx_bytes = 0;
     std::array<uint64_t, kSizeBuckets> sizes{};
     wm_port_info info{};
@@ -92,6 +109,11 @@ class PortPlugin {
     uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
     double rx_pps = 0, rx_bps = 0, tx_pps = 0, tx_bps = 0;
   };
+  Rate rate(size_t port) const { return port < rates_.size() ? rates_[port] : Rate{}; }
+  static void write_counters(JsonWriter& out, const Totals& t, const Rate& r);
+  static void write_bursts(JsonWriter& out, const Totals& t);
+  static void write_sizes(JsonWriter& out, const Totals& t);
+  static void write_seen(JsonWriter& out, const Totals& t);
 
   Host& host_;
   int rx_packets_, rx_bytes_, tx_packets_, tx_bytes_, dropped_, errors_, sizes_, link_up_,

@@ -124,7 +124,10 @@ test('analysis lists a module, sorts on the server, and opens a detail with its 
   // The connections flows of the demo replay, biggest first.
   await page.locator('#an-modules button[data-module="connections"]').click();
   const rows = page.locator('#an-table tbody tr.clickable');
-  await rows.first().waitFor({state: 'visible'});
+  // The first tab (port) may still be on screen: wait for the flows' own column.
+  await page.waitForFunction(() =>
+    document.querySelector('#an-table thead th[data-col="flow"]') &&
+        document.querySelectorAll('#an-table tbody tr.clickable').length > 0);
   const bytesCol = await page.locator('#an-table thead th').evaluateAll(
       (ths) => ths.findIndex((th) => th.dataset.col === 'bytes'));
   assert.ok(bytesCol >= 0, 'flows have a bytes column');
