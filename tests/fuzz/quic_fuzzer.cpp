@@ -284,6 +284,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     plugin.write_json(workers, json);
     wiremeter::JsonWriter page;
     plugin.query(workers, "connections", wiremeter::Query("sort=bytes&size=5"), page);
+    // The connections' graphs: a second passes, and the current flow's detail is looked at.
+    plugin.on_tick(workers, clock);
+    wiremeter::JsonWriter detail;
+    plugin.query(workers, "connections/0:" + std::to_string(flow.id), wiremeter::Query(""), detail);
     // Versions within the last 50 ms: from the connection rows, or the totals when the table
     // recycled or missed one.
     wiremeter::JsonWriter versions;

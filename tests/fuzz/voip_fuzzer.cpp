@@ -58,9 +58,11 @@ int main(int argc, char** argv) {
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <span>
+#include <string>
 
 #include "fuzz_checks.hpp"
 #include "voip_plugin.hpp"
@@ -205,6 +207,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (plugin.query(workers, path, wiremeter::Query("sort=start&size=5"), v) != 200) {
         __builtin_trap();
       }
+      if (!valid_utf8(v.str().data(), v.str().size())) __builtin_trap();
+    }
+    // The graphs: a second passes, and the first call's detail (its Call-ID percent-encoded
+    // byte by byte, as any text may be in it) is looked at.
+    plugin.on_tick(workers, clock);
+    Plugin::Snapshot snap = Plugin::snapshot(workers);
+    if (!snap.calls.empty()) {
+      std::string path = "calls/";
+      for (char c : snap.calls.front().call.call_id.view()) {
+        char hex[4];
+        std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+        path += hex;
+      }
+      wiremeter::JsonWriter v;
+      if (plugin.query(workers, path, wiremeter::Query(""), v) != 200) __builtin_trap();
       if (!valid_utf8(v.str().data(), v.str().size())) __builtin_trap();
     }
     wm_metric_sink raw{nullptr, &NullSink::sample, &NullSink::histogram};

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 #include <wiremeter/plugin.hpp>
+#include <wiremeter/rate_feed.hpp>
 #include <wiremeter/top_series.hpp>
 
 #include "quic_crypto.hpp"
@@ -144,7 +145,8 @@ class Plugin {
   int query(std::span<Worker* const> workers, std::string_view path, const Query& q,
             JsonWriter& out);
   // Each second: the bit rate "quic.<server name>.bps" of the busiest server names and of the one
-  // being viewed.
+  // being viewed, and "quic.conn.<worker>:<flow id>.bps" of the busiest connections and of the
+  // one being viewed.
   void on_tick(std::span<Worker* const> workers, uint64_t now_ns);
 
   // Merged views of the workers (control plane; they allocate).
@@ -181,11 +183,24 @@ class Plugin {
 
  private:
   Host& host_;
-  TopSeries series_;
+  TopSeries series_;  // server names
+  // Connections: up to 4M rows per worker, so their keys are formatted only for the busiest and
+  // the graphed ones (RateFeed), by the number connection_number() packs.
+  TopSeries connection_series_;
+  RateFeed connection_bytes_;
   Limits limits_;
   int connections_id_, packets_id_, decryptions_id_, hellos_id_, malformed_id_, overflow_id_,
       name_connections_id_, name_bytes_id_;
 };
+
+// A connection as one number for RateFeed: the worker in the top 16 bits, the flow id (counted
+// from 1 per worker, so it never reaches 2^48 in practice) in the rest.
+inline constexpr unsigned kFlowIdBits = 48;
+inline uint64_t connection_number(uint32_t worker, uint64_t flow_id) {
+  return uint64_t{worker} << kFlowIdBits | (flow_id & ((uint64_t{1} << kFlowIdBits) - 1));
+}
+// The connection's key in its graph's name: "conn.<worker>:<flow id>" (the row's id).
+std::string connection_series_key(std::string_view id);
 
 std::string format_addr(const Addr& a);
 std::string hex(const uint8_t* data, size_t len);

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <map>
 #include <stdexcept>
 #include <tuple>
@@ -460,7 +461,36 @@ void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
   std::vector<std::pair<std::string, uint64_t>> bytes;
   for (const ServerNameRow& r : server_names(workers)) bytes.emplace_back(r.name, r.bytes);
   series_.update(host_, now_ns, bytes);
+
+  for (Worker* w : workers) {
+    if (!w) continue;
+    auto lock = w->lock();
+    const ConnectionTable& t = w->connection_table();
+    for (size_t i = 0; i < t.capacity(); ++i) {
+      if (!t.used(i)) continue;
+      const Connection& c = t.slot(i);
+      connection_bytes_.add(connection_number(w->id(), c.flow_id), total_bytes(c));
+    }
+  }
+  auto key_of = [](uint64_t number) {
+    return connection_series_key(std::to_string(number >> kFlowIdBits) + ":" +
+                                 std::to_string(number & ((uint64_t{1} << kFlowIdBits) - 1)));
+  };
+  auto number_of = [](const std::string& key, uint64_t& number) {
+    unsigned long long worker = 0, flow = 0;
+    int end = 0;
+    if (std::sscanf(key.c_str(), "conn.%llu:%llu%n", &worker, &flow, &end) != 2 ||
+        static_cast<size_t>(end) != key.size() || worker > UINT16_MAX ||
+        flow >= (uint64_t{1} << kFlowIdBits)) {
+      return false;
+    }
+    number = connection_number(static_cast<uint32_t>(worker), flow);
+    return true;
+  };
+  connection_bytes_.finish(host_, now_ns, connection_series_, key_of, number_of);
 }
+
+std::string connection_series_key(std::string_view id) { return "conn." + std::string(id); }
 
 int Plugin::query(std::span<Worker* const> workers, std::string_view path, const Query& q,
                   JsonWriter& out) {
@@ -506,11 +536,23 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     q.allow_only({});
     std::string_view id = path.substr(std::string_view("connections/").size());
     for (const ConnectionRow& r : connections(workers)) {
-      if (r.id == id) {
-        write_connection(out, r);
-        return 200;
+      if (r.id != id) continue;
+      // Looking at a live connection graphs its bit rate; an ended one keeps the graph it has
+      // (busy or looked at within the last minute), else it has none: it sends no more.
+      std::string key = connection_series_key(r.id);
+      if (r.c.active) connection_series_.watch(key);
+      out.begin_object().key("connection");
+      write_connection(out, r);
+      out.key("series");
+      if (r.c.active || connection_series_.graphed(key)) {
+        out.value("quic." + key + ".bps");
+      } else {
+        out.null();
       }
+      out.end_object();
+      return 200;
     }
+    out.begin_object().field("error", "no such connection: " + std::string(id)).end_object();
     return 404;
   }
   if (path == "server_names") {

@@ -1177,10 +1177,25 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
     std::string id = url_decode(path.substr(6));
     Snapshot snap = snapshot(workers);
     for (const CallRow& r : snap.calls) {
-      if (r.call.call_id.view() == id) {
-        write_call(out, r, snap, true);
-        return 200;
+      if (r.call.call_id.view() != id) continue;
+      // Looking at a call graphs its media's bit rate, and that of its busiest streams.
+      std::string key = call_series_key(r.call.call_id.view());
+      call_series_.watch(key);
+      out.begin_object().key("call");
+      write_call(out, r, snap, true);
+      out.field("series", "voip." + key + ".bps");
+      std::vector<size_t> streams = r.streams;
+      std::stable_sort(streams.begin(), streams.end(), [&](size_t a, size_t b) {
+        return snap.streams[a].stream.payload_bytes > snap.streams[b].stream.payload_bytes;
+      });
+      if (streams.size() > kCallStreamGraphs) streams.resize(kCallStreamGraphs);
+      out.key("series_streams").begin_array();
+      for (size_t si : streams) {
+        series_.watch(snap.streams[si].id);
+        out.value("voip." + snap.streams[si].id + ".bps");
       }
+      out.end_array().end_object();
+      return 200;
     }
     out.begin_object().field("error", "no such call: " + id).end_object();
     return 404;
@@ -1243,10 +1258,27 @@ int Plugin::query(std::span<Worker* const> workers, std::string_view path, const
 }
 
 void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
+  Snapshot snap = snapshot(workers);
   std::vector<std::pair<std::string, uint64_t>> bytes;
-  for (const StreamRow& r : snapshot(workers).streams)
-    bytes.emplace_back(r.id, r.stream.payload_bytes);
+  for (const StreamRow& r : snap.streams) bytes.emplace_back(r.id, r.stream.payload_bytes);
   series_.update(host_, now_ns, bytes);
+
+  // Every call, those without media too: a call being viewed is graphed only if listed here.
+  std::vector<std::pair<std::string, uint64_t>> call_bytes;
+  call_bytes.reserve(snap.calls.size());
+  for (const CallRow& c : snap.calls) {
+    uint64_t sum = 0;
+    for (size_t si : c.streams) sum += snap.streams[si].stream.payload_bytes;
+    call_bytes.emplace_back(call_series_key(c.call.call_id.view()), sum);
+  }
+  call_series_.update(host_, now_ns, call_bytes);
+}
+
+std::string call_series_key(std::string_view call_id) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "call.%016llx",
+                static_cast<unsigned long long>(hash_bytes(call_id.data(), call_id.size())));
+  return buf;
 }
 
 }  // namespace wiremeter::voip

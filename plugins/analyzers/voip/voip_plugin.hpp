@@ -146,7 +146,8 @@ class Plugin {
   int query(std::span<Worker* const> workers, std::string_view path, const Query& q,
             JsonWriter& out);
   // Each second: the RTP payload bit rate "voip.<stream id>.bps" of the busiest streams and of
-  // the one being viewed.
+  // the one being viewed, and "voip.call.<key>.bps" (the sum over the call's streams) of the
+  // busiest calls and of the one being viewed.
   void on_tick(std::span<Worker* const> workers, uint64_t now_ns);
 
   // Merged views of the workers (control plane; they allocate).
@@ -171,7 +172,8 @@ class Plugin {
 
  private:
   Host& host_;
-  TopSeries series_;
+  TopSeries series_;       // streams
+  TopSeries call_series_;  // calls, by call_series_key()
   Config config_;
   int messages_id_, requests_id_, responses_id_, retransmissions_id_, malformed_id_, incomplete_id_,
       calls_id_, calls_started_id_, calls_evicted_id_, setup_id_, streams_id_, streams_started_id_,
@@ -179,5 +181,11 @@ class Plugin {
 };
 
 std::string format_addr(const Addr& a);
+// A call's key in its graph's name: "call.<16 hex digits>", the hash of its Call-ID. A Call-ID
+// may hold any text (quotes, '/', '&', spaces), which has no place in a series name.
+std::string call_series_key(std::string_view call_id);
+// Streams of one call whose graphs its detail view starts (the busiest): a call's media
+// endpoints can draw any number of SSRCs.
+inline constexpr size_t kCallStreamGraphs = 8;
 
 }  // namespace wiremeter::voip

@@ -378,8 +378,11 @@ TEST(QuicPlugin, AnswersListQueries) {
 
   std::tie(status, body) = h.query("connections/0:3");
   EXPECT_EQ(status, 200);
-  EXPECT_TRUE(has(body, "{\"id\":\"0:3\",")) << body;
-  EXPECT_EQ(h.query("connections/0:99").first, 404);
+  EXPECT_TRUE(has(body, "{\"connection\":{\"id\":\"0:3\",")) << body;
+  EXPECT_TRUE(has(body, "},\"series\":\"quic.conn.0:3.bps\"}")) << body;
+  std::tie(status, body) = h.query("connections/0:99");
+  EXPECT_EQ(status, 404);
+  EXPECT_EQ(body, "{\"error\":\"no such connection: 0:99\"}");
 
   std::tie(status, body) = h.query("server_names", "sort=connections");
   EXPECT_EQ(status, 200);
@@ -397,6 +400,48 @@ TEST(QuicPlugin, AnswersListQueries) {
 }
 
 constexpr uint64_t kT0 = 1'700'000'000'000'000'000ull, kS = 1'000'000'000ull;
+
+TEST(QuicPlugin, GraphsTheBusiestConnectionsAndTheOneViewed) {
+  FakeHost host;
+  PluginHarness h(wiremeter_plugin_register(), host);
+  Flow a(1), b(2);
+  test::HelloSpec spec;
+  a.send(h, true, test::initial_packet(kV1, kDcid, kScid, kDcid, 0, hello_frames(spec)));
+  b.send(h, true, test::initial_packet(kV1, kDcid, kScid, kDcid, 0, hello_frames(spec)));
+  h.tick(kT0);                       // learns the totals
+  b.send(h, false, short_packet());  // one frame of 14 + 20 + 8 + 43 = 85 bytes: 680 bits
+  h.tick(kT0 + kS);
+  using Values = std::vector<double>;
+  EXPECT_EQ(host.series["conn.0:2.bps"], Values{680});
+  EXPECT_EQ(host.series.count("conn.0:1.bps"), 0u);  // idle: not among the busiest
+
+  // Looking at the idle connection graphs it from the next second on.
+  auto [status, body] = h.query("connections/0:1");
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(has(body, "\"series\":\"quic.conn.0:1.bps\"}")) << body;
+  h.tick(kT0 + 2 * kS);
+  EXPECT_EQ(host.series["conn.0:1.bps"], Values{0});
+  EXPECT_EQ(host.series["conn.0:2.bps"], (Values{680, 0}));  // lingers after its busy second
+  a.send(h, false, short_packet());
+  a.send(h, false, short_packet());
+  h.tick(kT0 + 4 * kS);  // two seconds: 1360 bits in 2 s
+  EXPECT_EQ(host.series["conn.0:1.bps"], (Values{0, 680}));
+
+  // Ended, it keeps its graph while that lingers; a minute after its last busy second it has
+  // none, and looking at it does not start one.
+  a.end(h);
+  std::tie(status, body) = h.query("connections/0:1");
+  EXPECT_TRUE(has(body, "\"active\":false")) << body;
+  EXPECT_TRUE(has(body, "\"series\":\"quic.conn.0:1.bps\"}")) << body;
+  h.tick(kT0 + 64 * kS);
+  EXPECT_EQ(host.series["conn.0:1.bps"], (Values{0, 680}));
+  EXPECT_EQ(host.series["conn.0:2.bps"], (Values{680, 0, 0}));
+  std::tie(status, body) = h.query("connections/0:1");
+  EXPECT_EQ(status, 200);
+  EXPECT_TRUE(has(body, "\"series\":null}")) << body;
+  h.tick(kT0 + 65 * kS);
+  EXPECT_EQ(host.series["conn.0:1.bps"], (Values{0, 680}));
+}
 
 TEST(QuicPlugin, VersionsCountTheConnectionsActiveInTheWindow) {
   FakeHost host;

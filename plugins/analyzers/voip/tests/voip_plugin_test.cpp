@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 #include <wiremeter/testing/fake_host.hpp>
 #include <wiremeter/testing/packet_builder.hpp>
@@ -180,6 +181,56 @@ TEST_F(VoipTest, FollowsACallFromInviteToBye) {
       EXPECT_EQ(s.counts.back(), 2u);  // both streams ended with a MOS
     }
   }
+}
+
+TEST_F(VoipTest, GraphsACallsMediaUnderAKeyFreeOfItsCallIdsText) {
+  const std::string id = "a\"b/c&d e@198.18.0.10";  // a Call-ID may hold any text
+  const std::string path = "calls/a%22b%2Fc%26d%20e%40198.18.0.10";
+  const std::string key = "call.2781d19467a14477";  // FNV-1a of the Call-ID, mixed
+  to_proxy(sip("INVITE sip:bob@example.org SIP/2.0", id, 1, "INVITE", "", sdp(kCaller, 40000)),
+           kT0);
+  from_proxy(sip("SIP/2.0 200 OK", id, 1, "INVITE", "b2", sdp(kCallee, 50000)), kT0 + 100 * kMs);
+  to_proxy(sip("INVITE sip:carol@example.org SIP/2.0", "quiet", 1, "INVITE"), kT0 + 200 * kMs);
+  constexpr uint64_t kS = 1'000'000'000;
+  harness.tick(1 * kS);  // learns the totals
+
+  // 3 packets of 160 payload bytes from the caller, 2 from the callee: 800 bytes in a second.
+  Flow media(2);
+  for (uint16_t i = 0; i < 3; ++i) {
+    udp(media, kCaller, 40000, kCallee, 50000, rtp(0, i, 160u * i, 0xAAAA0001),
+        kT0 + 300 * kMs + i * 20 * kMs);
+    if (i < 2) {
+      udp(media, kCallee, 50000, kCaller, 40000, rtp(0, 500 + i, 160u * i, 0xBBBB0002),
+          kT0 + 305 * kMs + i * 20 * kMs, false);
+    }
+  }
+  harness.tick(2 * kS);
+  using Values = std::vector<double>;
+  EXPECT_EQ(host.series[key + ".bps"], Values{6400});
+  EXPECT_EQ(host.series["0:1.bps"], Values{3840});
+  EXPECT_EQ(host.series["0:2.bps"], Values{2560});
+  EXPECT_EQ(host.series.count(call_series_key("quiet") + ".bps"), 0u);  // no media: not graphed
+
+  auto [status, body] = harness.query(path);
+  ASSERT_EQ(status, 200) << body;
+  EXPECT_EQ(body.rfind("{\"call\":{\"call_id\":\"a\\\"b/c&d e@198.18.0.10\",", 0), 0u) << body;
+  EXPECT_NE(body.find("},\"series\":\"voip." + key +
+                      ".bps\",\"series_streams\":[\"voip.0:1.bps\",\"voip.0:2.bps\"]}"),
+            std::string::npos)
+      << body;
+  harness.tick(3 * kS);  // quiet: the call's graph goes on at 0
+  EXPECT_EQ(host.series[key + ".bps"], (Values{6400, 0}));
+
+  // Looking at the call without media graphs it from the next second on.
+  std::tie(status, body) = harness.query("calls/quiet");
+  ASSERT_EQ(status, 200) << body;
+  EXPECT_NE(
+      body.find("\"series\":\"voip." + call_series_key("quiet") + ".bps\",\"series_streams\":[]}"),
+      std::string::npos)
+      << body;
+  harness.tick(4 * kS);
+  EXPECT_EQ(host.series[call_series_key("quiet") + ".bps"], Values{0});
+  EXPECT_EQ(host.series[key + ".bps"], (Values{6400, 0, 0}));
 }
 
 TEST_F(VoipTest, AuthChallengeThenCancel) {
