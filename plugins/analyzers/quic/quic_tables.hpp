@@ -144,6 +144,13 @@ class ConnectionTable {
   size_t capacity() const { return slots_.size(); }
   const Connection& slot(size_t i) const { return slots_[i]; }
   bool used(size_t i) const { return used_[i]; }
+  // Calls fn(const Connection&) for every connection in the table (under the worker's lock).
+  template <typename Fn>
+  void for_each(Fn&& fn) const {
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      if (used_[i]) fn(slots_[i]);
+    }
+  }
   uint64_t recycled() const { return recycled_; }
   // Connections active at or after this time all still have their slot: the latest last_ns of
   // a recycled connection, plus 1 (0: none recycled).

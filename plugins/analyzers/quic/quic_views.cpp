@@ -233,12 +233,9 @@ std::vector<Plugin::ConnectionRow> Plugin::connections(std::span<Worker* const> 
   for (Worker* w : workers) {
     if (!w) continue;
     auto lock = w->lock();
-    const ConnectionTable& t = w->connection_table();
-    for (size_t i = 0; i < t.capacity(); ++i) {
-      if (!t.used(i)) continue;
-      const Connection& c = t.slot(i);
+    w->connection_table().for_each([&](const Connection& c) {
       rows.push_back({std::to_string(w->id()) + ":" + std::to_string(c.flow_id), c});
-    }
+    });
   }
   return rows;
 }
@@ -307,18 +304,16 @@ std::optional<std::vector<Plugin::VersionRow>> Plugin::versions_in(std::span<Wor
     if (t.complete_from_ns() > window.from_ns || rowless) {
       return std::nullopt;
     }
-    for (size_t i = 0; i < t.capacity(); ++i) {
-      if (!t.used(i)) continue;
-      const Connection& c = t.slot(i);
+    t.for_each([&](const Connection& c) {
       uint64_t last = live_load(c.last_ns);
-      if (!window.overlaps(c.first_ns, last)) continue;
+      if (!window.overlaps(c.first_ns, last)) return;
       VersionRow& r = merged[c.version];
       if (r.connections++ == 0 || c.first_ns < r.first_ns) r.first_ns = c.first_ns;
       r.last_ns = std::max(r.last_ns, last);
       // As the version counters count: a decrypted client Initial, a ClientHello with a name.
       if (c.decryption == Decryption::kOk) ++r.decrypted;
       if (c.server_name_ref) ++r.server_names;
-    }
+    });
   }
   // First and last seen are the version's whole activity where it has its own counters, as in
   // every other list.
@@ -465,12 +460,9 @@ void Plugin::on_tick(std::span<Worker* const> workers, uint64_t now_ns) {
   for (Worker* w : workers) {
     if (!w) continue;
     auto lock = w->lock();
-    const ConnectionTable& t = w->connection_table();
-    for (size_t i = 0; i < t.capacity(); ++i) {
-      if (!t.used(i)) continue;
-      const Connection& c = t.slot(i);
+    w->connection_table().for_each([&](const Connection& c) {
       connection_bytes_.add(connection_number(w->id(), c.flow_id), total_bytes(c));
-    }
+    });
   }
   auto key_of = [](uint64_t number) {
     return connection_series_key(std::to_string(number >> kFlowIdBits) + ":" +
