@@ -40,32 +40,6 @@ uint32_t Answers::min_ttl() const {
   return m;
 }
 
-SlotIndex::SlotIndex(uint32_t capacity) : next_(capacity, kNil), hashes_(capacity, 0) {
-  // Twice as many buckets as slots keeps chains at about one entry.
-  uint64_t buckets = 16;
-  while (buckets < 2ull * capacity) buckets <<= 1;
-  mask_ = buckets - 1;
-  heads_.assign(buckets, kNil);
-}
-
-void SlotIndex::insert(uint32_t slot, uint64_t hash) {
-  hashes_[slot] = hash;
-  next_[slot] = heads_[hash & mask_];
-  heads_[hash & mask_] = slot;
-}
-
-void SlotIndex::erase(uint32_t slot) {
-  uint32_t* link = &heads_[hashes_[slot] & mask_];
-  while (*link != kNil) {
-    if (*link == slot) {
-      *link = next_[slot];
-      next_[slot] = kNil;
-      return;
-    }
-    link = &next_[*link];
-  }
-}
-
 void ServerStats::add_rtt(uint64_t us) {
   if (rtt_count == 0 || us < rtt_min_us) rtt_min_us = us;
   if (us > rtt_max_us) rtt_max_us = us;

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string_view>
 #include <vector>
+#include <wiremeter/slot_index.hpp>
 
 namespace wiremeter::dns {
 
@@ -75,28 +76,6 @@ struct Answers {
       at += s.size() + 1;
     }
   }
-};
-
-// A chained hash index over the slots [0, capacity) of a caller-owned array.
-class SlotIndex {
- public:
-  static constexpr uint32_t kNil = UINT32_MAX;
-  explicit SlotIndex(uint32_t capacity);
-
-  template <typename Eq>
-  uint32_t find(uint64_t hash, Eq&& same) const {
-    for (uint32_t s = heads_[hash & mask_]; s != kNil; s = next_[s]) {
-      if (hashes_[s] == hash && same(s)) return s;
-    }
-    return kNil;
-  }
-  void insert(uint32_t slot, uint64_t hash);
-  void erase(uint32_t slot);
-
- private:
-  uint64_t mask_;
-  std::vector<uint32_t> heads_, next_;
-  std::vector<uint64_t> hashes_;
 };
 
 // Per-server counters. Plain integers: the owning worker writes them under its lock.

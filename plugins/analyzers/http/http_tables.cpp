@@ -103,20 +103,6 @@ void MessageStats::merge(const MessageStats& o) {
   if (o.last_ns) touch(o.last_ns);
 }
 
-SlotIndex::SlotIndex(uint32_t capacity) : next_(capacity, kNil), hashes_(capacity, 0) {
-  // Twice as many buckets as slots keeps chains at about one entry.
-  uint64_t buckets = 16;
-  while (buckets < 2ull * capacity) buckets <<= 1;
-  mask_ = buckets - 1;
-  heads_.assign(buckets, kNil);
-}
-
-void SlotIndex::insert(uint32_t slot, uint64_t hash) {
-  hashes_[slot] = hash;
-  next_[slot] = heads_[hash & mask_];
-  heads_[hash & mask_] = slot;
-}
-
 ServerTable::ServerTable(uint32_t capacity) : rows_(capacity), index_(capacity) {}
 
 MessageStats& ServerTable::at(const Addr& addr, uint16_t port, std::string_view host) {

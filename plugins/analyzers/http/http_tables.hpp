@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <string_view>
 #include <vector>
+#include <wiremeter/slot_index.hpp>
 
 #include "http_parser.hpp"
 
@@ -71,26 +72,6 @@ struct MessageStats {
   void add_rt(uint64_t us);
   void merge(const MessageStats& o);
   void touch(uint64_t ts_ns);
-};
-
-// A chained hash index over the slots [0, capacity) of a caller-owned array.
-class SlotIndex {
- public:
-  static constexpr uint32_t kNil = UINT32_MAX;
-  explicit SlotIndex(uint32_t capacity);
-  template <typename Eq>
-  uint32_t find(uint64_t hash, Eq&& same) const {
-    for (uint32_t s = heads_[hash & mask_]; s != kNil; s = next_[s]) {
-      if (hashes_[s] == hash && same(s)) return s;
-    }
-    return kNil;
-  }
-  void insert(uint32_t slot, uint64_t hash);
-
- private:
-  uint64_t mask_;
-  std::vector<uint32_t> heads_, next_;
-  std::vector<uint64_t> hashes_;
 };
 
 struct ServerRow {

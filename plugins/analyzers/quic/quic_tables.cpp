@@ -15,21 +15,6 @@ uint64_t text_hash(std::string_view s) {
   return h;
 }
 
-SlotIndex::SlotIndex(uint32_t capacity) {
-  uint64_t buckets = 1;
-  while (buckets < capacity) buckets <<= 1;
-  mask_ = buckets - 1;
-  heads_.assign(buckets, kNil);
-  next_.assign(capacity, kNil);
-  hashes_.assign(capacity, 0);
-}
-
-void SlotIndex::insert(uint32_t slot, uint64_t hash) {
-  hashes_[slot] = hash;
-  next_[slot] = heads_[hash & mask_];
-  heads_[hash & mask_] = slot;
-}
-
 // ---- Handshake slots ---------------------------------------------------------------------
 
 void HandshakeSlot::add(uint64_t offset, const uint8_t* bytes, size_t n) {

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <string_view>
 #include <vector>
+#include <wiremeter/slot_index.hpp>
 
 #include "quic_crypto.hpp"
 #include "quic_parser.hpp"
@@ -37,26 +38,6 @@ struct Addr {
   std::array<uint8_t, 16> bytes{};
   uint8_t version = 0;
   bool operator==(const Addr& o) const { return version == o.version && bytes == o.bytes; }
-};
-
-// A chained hash index over the slots [0, capacity) of a caller-owned array.
-class SlotIndex {
- public:
-  static constexpr uint32_t kNil = UINT32_MAX;
-  explicit SlotIndex(uint32_t capacity);
-  template <typename Eq>
-  uint32_t find(uint64_t hash, Eq&& same) const {
-    for (uint32_t s = heads_[hash & mask_]; s != kNil; s = next_[s]) {
-      if (hashes_[s] == hash && same(s)) return s;
-    }
-    return kNil;
-  }
-  void insert(uint32_t slot, uint64_t hash);
-
- private:
-  uint64_t mask_;
-  std::vector<uint32_t> heads_, next_;
-  std::vector<uint64_t> hashes_;
 };
 
 uint64_t text_hash(std::string_view s);

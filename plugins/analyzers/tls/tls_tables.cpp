@@ -37,21 +37,6 @@ uint64_t hash_bytes(const void* data, size_t len, uint64_t seed) {
   return h;
 }
 
-SlotIndex::SlotIndex(uint32_t capacity) {
-  uint64_t buckets = 1;
-  while (buckets < capacity) buckets <<= 1;
-  mask_ = buckets - 1;
-  heads_.assign(buckets, kNil);
-  next_.assign(capacity, kNil);
-  hashes_.assign(capacity, 0);
-}
-
-void SlotIndex::insert(uint32_t slot, uint64_t hash) {
-  hashes_[slot] = hash;
-  next_[slot] = heads_[hash & mask_];
-  heads_[hash & mask_] = slot;
-}
-
 ServerNameTable::ServerNameTable(uint32_t capacity) : rows_(capacity), index_(capacity) {}
 
 ServerNameEntry* ServerNameTable::at(std::string_view name) {
